@@ -1,0 +1,198 @@
+package nflog
+
+import (
+	"fmt"
+	"time"
+)
+
+// CopyMode says how much of each packet the kernel copies to the reader.
+// The zero value is CopyPacket, nflogr's default.
+type CopyMode uint8
+
+const (
+	// CopyPacket copies metadata and the packet, up to Config.CopyRange.
+	CopyPacket CopyMode = iota
+	// CopyMeta copies metadata only: no payload.
+	CopyMeta
+	// CopyNone asks the kernel to send nothing. A reader in this mode
+	// receives no messages; it exists for parity with the kernel API.
+	CopyNone
+)
+
+func (m CopyMode) String() string {
+	switch m {
+	case CopyPacket:
+		return "packet"
+	case CopyMeta:
+		return "meta"
+	case CopyNone:
+		return "none"
+	}
+	return fmt.Sprintf("CopyMode(%d)", uint8(m))
+}
+
+func (m CopyMode) kernel() uint8 {
+	switch m {
+	case CopyMeta:
+		return kernelCopyMeta
+	case CopyNone:
+		return kernelCopyNone
+	}
+	return kernelCopyPacket
+}
+
+// Flags ask the kernel for optional attributes.
+type Flags uint16
+
+const (
+	FlagSequence       Flags = 0x1 // NFULNL_CFG_F_SEQ: per-group sequence numbers; enables loss counting
+	FlagGlobalSequence Flags = 0x2 // NFULNL_CFG_F_SEQ_GLOBAL: per-namespace sequence numbers
+	FlagConntrack      Flags = 0x4 // NFULNL_CFG_F_CONNTRACK: conntrack entry (needs nf_conntrack_netlink)
+)
+
+// OverrunPolicy says what a read does when the socket receive buffer
+// overflowed (ENOBUFS). The zero value is OverrunError, nflogr's default.
+type OverrunPolicy uint8
+
+const (
+	// OverrunError returns an error wrapping ErrOverrun from the read that
+	// met it, and counts it. The reader stays usable.
+	OverrunError OverrunPolicy = iota
+	// OverrunCount counts the overrun in Stats.Overruns and goes on.
+	OverrunCount
+	// OverrunIgnore sets NETLINK_NO_ENOBUFS: the kernel stops reporting
+	// overruns. Losses are then visible only through sequence gaps
+	// (FlagSequence).
+	OverrunIgnore
+)
+
+func (o OverrunPolicy) String() string {
+	switch o {
+	case OverrunError:
+		return "error"
+	case OverrunCount:
+		return "count"
+	case OverrunIgnore:
+		return "ignore"
+	}
+	return fmt.Sprintf("OverrunPolicy(%d)", uint8(o))
+}
+
+// Config holds the options of Open. The zero value gives nflogr's defaults:
+// flush timeout 0, queue threshold 1, copy whole packets, system default
+// buffers, overruns returned as errors.
+type Config struct {
+	// FlushTimeout is how long the kernel may hold logged packets before
+	// sending a batch, in steps of 10 ms (rounded up), at most 42949672.95 s.
+	// It is always sent, so the kernel's 1 s default never applies.
+	FlushTimeout time.Duration
+
+	// QueueThreshold is how many packets the kernel batches before sending
+	// (0 and 1 both mean one message per packet). A rule's
+	// --nflog-threshold overrides it for that rule's packets when smaller.
+	// It is always sent, so the kernel's default of 100 never applies.
+	QueueThreshold uint32
+
+	// ReadBufferSize is the socket receive buffer in bytes (0: the system
+	// default; at most 2^30-1). It is set with SO_RCVBUFFORCE, falling back
+	// to SO_RCVBUF (capped by net.core.rmem_max) when that is refused; use
+	// Reader.ReadBufferSize to see what was granted.
+	ReadBufferSize int
+
+	// MaxReadBufferSize, when larger than ReadBufferSize, lets the reader
+	// double its receive buffer on each overrun up to this size, as ulogd2
+	// does. Each growth is counted in Stats.BufferGrowths.
+	MaxReadBufferSize int
+
+	// NetlinkBufferSize is the kernel's batch buffer per group
+	// (NFULA_CFG_NLBUFSIZ): 0 for the default (one page), or 4096 to
+	// 131072 bytes. The kernel silently ignores other values, so they are
+	// rejected here.
+	NetlinkBufferSize uint32
+
+	// CopyMode and CopyRange (the snap length: 0 for the kernel's maximum
+	// of 65531 bytes) select how much of each packet is copied.
+	CopyMode  CopyMode
+	CopyRange uint32
+
+	// Flags ask for sequence numbers and conntrack data.
+	Flags Flags
+
+	// NetNS is an open file descriptor of the network namespace to read in
+	// (e.g. of /run/netns/NAME); 0 means the caller's namespace. The reader
+	// does not close it.
+	NetNS int
+
+	// OnOverrun is the ENOBUFS policy.
+	OnOverrun OverrunPolicy
+
+	// DisableInterfaceNames stops the reader from resolving interface
+	// names (it then opens no rtnetlink socket); the *Name fields stay
+	// empty.
+	DisableInterfaceNames bool
+}
+
+// Limits of the options, as nflogr and the kernel define them.
+const (
+	MaxGroup          = 65535
+	MaxFlushTimeout   = 4294967295 * 10 * time.Millisecond // a be32 count of 1/100 s
+	MaxReadBufferSize = 1<<30 - 1
+	MaxCopyRange      = copyRangeMax
+)
+
+// timeoutTicks converts FlushTimeout to the kernel's hundredths of a second,
+// rounding up so that a non-zero timeout never becomes 0.
+func (c *Config) timeoutTicks() uint32 {
+	const tick = 10 * time.Millisecond
+	return uint32((c.FlushTimeout + tick - 1) / tick)
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+}
+
+// validate checks every option against its range and names the one that is
+// wrong, so that the kernel never silently ignores a setting.
+func (c *Config) validate(groups []int) error {
+	if len(groups) == 0 {
+		return invalid("no group given: pass at least one NFLOG group (0-%d)", MaxGroup)
+	}
+	seen := make(map[int]bool, len(groups))
+	for _, g := range groups {
+		if g < 0 || g > MaxGroup {
+			return invalid("group %d is out of range: NFLOG groups are 0-%d (iptables --nflog-group, nft log group)", g, MaxGroup)
+		}
+		if seen[g] {
+			return invalid("group %d is listed twice", g)
+		}
+		seen[g] = true
+	}
+	if c.FlushTimeout < 0 || c.FlushTimeout > MaxFlushTimeout {
+		return invalid("flush timeout %v is out of range 0-%v", c.FlushTimeout, MaxFlushTimeout)
+	}
+	if c.ReadBufferSize < 0 || c.ReadBufferSize > MaxReadBufferSize {
+		return invalid("read buffer size %d is out of range 0-%d bytes", c.ReadBufferSize, MaxReadBufferSize)
+	}
+	if c.MaxReadBufferSize < 0 || c.MaxReadBufferSize > MaxReadBufferSize {
+		return invalid("maximum read buffer size %d is out of range 0-%d bytes", c.MaxReadBufferSize, MaxReadBufferSize)
+	}
+	if c.NetlinkBufferSize != 0 && (c.NetlinkBufferSize < nlbufsizMin || c.NetlinkBufferSize > nlbufsizMax) {
+		return invalid("netlink buffer size %d is out of range: use 0 (kernel default) or %d-%d bytes; the kernel silently ignores other values", c.NetlinkBufferSize, nlbufsizMin, nlbufsizMax)
+	}
+	if c.CopyMode > CopyNone {
+		return invalid("copy mode %d is unknown: use CopyPacket, CopyMeta or CopyNone", c.CopyMode)
+	}
+	if c.CopyRange > MaxCopyRange {
+		return invalid("copy range %d is out of range 0-%d bytes (0 means the maximum)", c.CopyRange, MaxCopyRange)
+	}
+	if c.Flags&^flagsKnownMask != 0 {
+		return invalid("flags %#x hold unknown bits: use FlagSequence, FlagGlobalSequence, FlagConntrack", uint16(c.Flags))
+	}
+	if c.OnOverrun > OverrunIgnore {
+		return invalid("overrun policy %d is unknown: use OverrunError, OverrunCount or OverrunIgnore", c.OnOverrun)
+	}
+	if c.NetNS < 0 {
+		return invalid("network namespace fd %d is negative", c.NetNS)
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package nflog
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Sentinel errors. Match them with errors.Is; the errors returned wrap them
+// together with the underlying errno and a sentence saying what to do.
+var (
+	// ErrClosed is returned by reads once the reader is closed and the
+	// messages it had already received are drained. It is os.ErrClosed, so
+	// errors.Is(err, os.ErrClosed) matches too.
+	ErrClosed = os.ErrClosed
+
+	// ErrWouldBlock is returned by the non-blocking reads when no message is
+	// waiting.
+	ErrWouldBlock = errors.New("nflog: no message waiting")
+
+	// ErrOverrun reports that the socket receive buffer overflowed and the
+	// kernel dropped at least one message (ENOBUFS). It is returned only
+	// with OverrunError; the reader stays usable.
+	ErrOverrun = errors.New("nflog: socket receive buffer overrun, messages were dropped")
+
+	// ErrMalformed reports a message that does not follow the wire format.
+	// Decoding errors wrap it inside a *DecodeError; the reader stays usable.
+	ErrMalformed = errors.New("malformed message")
+
+	// ErrPermission: the process lacks CAP_NET_ADMIN.
+	ErrPermission = errors.New("nflog: permission denied")
+
+	// ErrGroupBusy: the group is bound by another netlink socket.
+	ErrGroupBusy = errors.New("nflog: group already bound by another socket")
+
+	// ErrNotSupported: the kernel (or platform) lacks what was asked for.
+	ErrNotSupported = errors.New("nflog: not supported")
+
+	// ErrInvalidConfig wraps every validation error of Open.
+	ErrInvalidConfig = errors.New("nflog: invalid configuration")
+)
+
+// DecodeError reports a message that could not be decoded. It is counted in
+// Stats.DecodeErrors and returned by the read that met it; the reader goes
+// on with the next message.
+type DecodeError struct {
+	Raw []byte // the offending message (body after the netlink header), a copy
+	Err error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("nflog: decoding a %d-byte message: %v", len(e.Raw), e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// OpError is returned by Open and the socket operations: it names the
+// operation and the group.
+type OpError struct {
+	Op    string // "open", "bind", "configure", "receive", ...
+	Group int    // -1 when not tied to one group
+	Err   error
+}
+
+func (e *OpError) Error() string {
+	if e.Group >= 0 {
+		return fmt.Sprintf("nflog: %s group %d: %v", e.Op, e.Group, e.Err)
+	}
+	return fmt.Sprintf("nflog: %s: %v", e.Op, e.Err)
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+// IsTemporary reports whether err leaves the reader usable: an overrun, a
+// decode error or a would-block. Any other error from a read is final.
+func IsTemporary(err error) bool {
+	var de *DecodeError
+	return errors.Is(err, ErrOverrun) || errors.Is(err, ErrWouldBlock) || errors.As(err, &de)
+}

@@ -1,0 +1,495 @@
+package nflog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reader reads logged packets from one or more NFLOG groups, or from a
+// capture file (OpenFile). Open one with Open, OpenGroups or OpenFile.
+//
+// A Reader is safe for concurrent use by multiple goroutines. Messages are
+// handed out in the order the kernel sent them; each goes to exactly one
+// caller. One goroutine at a time receives from the socket and decodes
+// (holding the receive lock); the others wait for it, or take messages it
+// queued.
+//
+// Close unblocks every blocked read at once. Messages already received stay
+// readable after Close; then reads return ErrClosed.
+type Reader struct {
+	src    source
+	groups []int
+	cfg    Config
+
+	recvLock  chan struct{} // a token: whoever holds it receives and decodes
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+	closeErr  error
+
+	// Guarded by recvLock.
+	dec      decoder
+	buf      []byte
+	scratch  Packet            // the packet Loop hands to its callback
+	nextSeq  map[uint16]uint32 // per group: the sequence number expected next
+	awaitSeq uint32            // netlink sequence of a pending config request
+	ack      *error            // where the acknowledgement of awaitSeq goes
+
+	mu      sync.Mutex // guards pending
+	pending []entry    // received, decoded, not yet read
+	head    int
+
+	received, overruns, lost, decodeErrors, growths atomic.Uint64
+}
+
+// entry is a queued message or the error met in its place, kept in order.
+type entry struct {
+	p   Packet
+	err error
+}
+
+// source is where batches of messages come from: a netlink socket or a
+// capture file.
+type source interface {
+	// receive reads one batch into buf. With wait false it returns
+	// ErrWouldBlock when nothing is waiting. Cancelling ctx, or close,
+	// unblocks it. An overrun is reported as errENOBUFS.
+	receive(ctx context.Context, buf []byte, wait bool) (batch, error)
+	// bufferSize is how large receive's buffer must be.
+	bufferSize() int
+	// seqFromZero: sequence numbers start at 0 (a live bind), so a gap
+	// before the first message is a loss too.
+	seqFromZero() bool
+	close() error
+}
+
+// batch is what one receive returned.
+type batch struct {
+	data   []byte    // a datagram of netlink messages, or one capture record
+	framed bool      // data holds netlink messages (a datagram), not one body
+	swap   bool      // attribute headers are in the other byte order
+	time   time.Time // when it was received (or recorded)
+}
+
+// errENOBUFS is how a source reports an overrun to the reader, which applies
+// the policy.
+var errENOBUFS = errors.New("ENOBUFS")
+
+func newReader(src source, groups []int, cfg Config, names nameResolver) *Reader {
+	return &Reader{
+		src:      src,
+		groups:   groups,
+		cfg:      cfg,
+		recvLock: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		dec:      decoder{names: names},
+		buf:      make([]byte, src.bufferSize()),
+		nextSeq:  make(map[uint16]uint32),
+	}
+}
+
+// Groups returns the groups the reader is bound to (nil for a file).
+func (r *Reader) Groups() []int { return append([]int(nil), r.groups...) }
+
+// Group returns the first group the reader is bound to, -1 for a file.
+func (r *Reader) Group() int {
+	if len(r.groups) == 0 {
+		return -1
+	}
+	return r.groups[0]
+}
+
+// Queued returns how many messages were received but not yet read.
+func (r *Reader) Queued() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending) - r.head
+}
+
+// Stats are the reader's counters since Open.
+type Stats struct {
+	// Received counts messages decoded.
+	Received uint64
+	// Overruns counts ENOBUFS reports: each means the socket buffer
+	// overflowed and one or more messages were dropped (nflogr's drops).
+	Overruns uint64
+	// Lost counts messages missing from the per-group sequence numbers: the
+	// exact number dropped, wherever they were dropped. Needs FlagSequence.
+	Lost uint64
+	// DecodeErrors counts messages that could not be decoded.
+	DecodeErrors uint64
+	// BufferGrowths counts receive buffer growths (Config.MaxReadBufferSize).
+	BufferGrowths uint64
+}
+
+// Stats returns the counters.
+func (r *Reader) Stats() Stats {
+	return Stats{
+		Received:      r.received.Load(),
+		Overruns:      r.overruns.Load(),
+		Lost:          r.lost.Load(),
+		DecodeErrors:  r.decodeErrors.Load(),
+		BufferGrowths: r.growths.Load(),
+	}
+}
+
+// Drops returns the number of overruns (ENOBUFS) seen, as nflogr's drops.
+func (r *Reader) Drops() uint64 { return r.overruns.Load() }
+
+// ResetDrops sets the overrun counter to zero and returns its old value.
+func (r *Reader) ResetDrops() uint64 { return r.overruns.Swap(0) }
+
+// Close closes the reader: blocked reads return at once, the group is
+// unbound (closing the socket unbinds it). Messages already received can
+// still be read. Close is idempotent and returns the first close's error.
+func (r *Reader) Close() error {
+	r.closeOnce.Do(func() {
+		close(r.done)
+		r.closeErr = r.src.close()
+	})
+	return r.closeErr
+}
+
+func (r *Reader) closed() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// lock takes the receive lock, giving up when ctx ends or the reader closes.
+func (r *Reader) lock(ctx context.Context) error {
+	select {
+	case r.recvLock <- struct{}{}:
+	case <-r.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if r.closed() {
+		r.unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (r *Reader) unlock() { <-r.recvLock }
+
+func (r *Reader) pop() (entry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.head == len(r.pending) {
+		return entry{}, false
+	}
+	e := r.pending[r.head]
+	r.pending[r.head] = entry{} // let the packet's memory go
+	r.head++
+	if r.head == len(r.pending) {
+		r.pending, r.head = r.pending[:0], 0
+	}
+	return e, true
+}
+
+func (r *Reader) push(e entry) {
+	r.mu.Lock()
+	r.pending = append(r.pending, e)
+	r.mu.Unlock()
+}
+
+// Next returns the next packet, blocking until one arrives, ctx ends or the
+// reader is closed. The packet owns its memory. A *DecodeError or an
+// ErrOverrun error stands in the place of a message; the reader stays usable
+// (see IsTemporary).
+func (r *Reader) Next(ctx context.Context) (Packet, error) {
+	for {
+		if e, ok := r.pop(); ok {
+			return e.p, e.err
+		}
+		if err := r.fill(ctx, true); err != nil {
+			if e, ok := r.pop(); ok { // queued by another goroutine meanwhile
+				return e.p, e.err
+			}
+			return Packet{}, err
+		}
+	}
+}
+
+// TryNext is Next without blocking: it returns ErrWouldBlock when no
+// message is waiting.
+func (r *Reader) TryNext() (Packet, error) {
+	if e, ok := r.pop(); ok {
+		return e.p, e.err
+	}
+	if err := r.fill(context.Background(), false); err != nil && !errors.Is(err, ErrWouldBlock) {
+		return Packet{}, err
+	}
+	if e, ok := r.pop(); ok {
+		return e.p, e.err
+	}
+	return Packet{}, ErrWouldBlock
+}
+
+// fill receives until at least one entry is queued.
+func (r *Reader) fill(ctx context.Context, wait bool) error {
+	if err := r.lock(ctx); err != nil {
+		return err
+	}
+	defer r.unlock()
+	for r.Queued() == 0 {
+		b, err := r.receive(ctx, wait)
+		if err != nil {
+			return err
+		}
+		r.dispatch(b, nil)
+	}
+	return nil
+}
+
+// Queue receives every message the socket holds now into the reader's
+// queue and returns how many it queued. With wait it first blocks until
+// something arrives. Read the queued messages with Next, TryNext, Loop or All.
+func (r *Reader) Queue(ctx context.Context, wait bool) (int, error) {
+	if err := r.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer r.unlock()
+	before := r.Queued()
+	for {
+		b, err := r.receive(ctx, wait)
+		if errors.Is(err, ErrWouldBlock) {
+			break
+		}
+		if err != nil {
+			return r.Queued() - before, err
+		}
+		r.dispatch(b, nil)
+		wait = false
+	}
+	return r.Queued() - before, nil
+}
+
+// Loop hands packets to fn until count packets were handled (count < 0: no
+// limit), fn returns an error, ctx ends or the reader is closed.
+//
+// This is the fast path: the *Packet is reused and its byte slices point into
+// the receive buffer, valid only until fn returns (Clone it to keep it).
+// Decoding does not allocate. fn runs with the receive lock held: it must not
+// call the reader's read methods, and a slow fn delays other readers.
+//
+// Loop returns nil when count is reached, fn's error, or the first error met
+// in the stream (a *DecodeError or an ErrOverrun error, after which Loop may
+// be called again, or ErrClosed, or ctx's error).
+func (r *Reader) Loop(ctx context.Context, count int, fn func(*Packet) error) error {
+	handled := 0
+	for count < 0 || handled < count {
+		// Messages queued earlier go first, to keep the kernel's order.
+		if e, ok := r.pop(); ok {
+			if e.err != nil {
+				return e.err
+			}
+			if err := fn(&e.p); err != nil {
+				return err
+			}
+			handled++
+			continue
+		}
+		if err := r.lock(ctx); err != nil {
+			if r.Queued() > 0 {
+				continue
+			}
+			return err
+		}
+		err := r.loopLocked(ctx, count, &handled, fn)
+		r.unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reader) loopLocked(ctx context.Context, count int, handled *int, fn func(*Packet) error) error {
+	var stop error
+	zc := func(p *Packet) bool {
+		if err := fn(p); err != nil {
+			stop = err
+			return false
+		}
+		*handled++
+		return count < 0 || *handled < count
+	}
+	for r.Queued() == 0 && stop == nil && (count < 0 || *handled < count) {
+		b, err := r.receive(ctx, true)
+		if err != nil {
+			return err
+		}
+		r.dispatch(b, zc)
+	}
+	return stop
+}
+
+// All returns an iterator over the packets, for range loops. It ends
+// when the reader is closed (after the queued packets) or ctx ends (the
+// context's error is yielded last). Temporary errors (see IsTemporary) are
+// yielded and the iteration goes on. The packets own their memory.
+func (r *Reader) All(ctx context.Context) iter.Seq2[Packet, error] {
+	return func(yield func(Packet, error) bool) {
+		for {
+			p, err := r.Next(ctx)
+			switch {
+			case err == nil:
+				if !yield(p, nil) {
+					return
+				}
+			case errors.Is(err, ErrClosed):
+				return
+			case IsTemporary(err):
+				if !yield(p, err) {
+					return
+				}
+			default:
+				yield(p, err)
+				return
+			}
+		}
+	}
+}
+
+// receive reads one batch, applying the overrun policy. Called with the
+// receive lock held.
+func (r *Reader) receive(ctx context.Context, wait bool) (batch, error) {
+	for {
+		if r.closed() {
+			return batch{}, ErrClosed
+		}
+		b, err := r.src.receive(ctx, r.buf, wait)
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, errENOBUFS) {
+			return batch{}, err
+		}
+		r.overruns.Add(1)
+		r.growBuffer()
+		if r.cfg.OnOverrun == OverrunError {
+			return batch{}, &OpError{Op: "receive", Group: r.Group(), Err: fmt.Errorf("%w: %w", ErrOverrun, err)}
+		}
+	}
+}
+
+// bufferGrower is implemented by sources whose receive buffer can grow.
+type bufferGrower interface {
+	growReadBuffer(max int) (bool, error)
+}
+
+func (r *Reader) growBuffer() {
+	g, ok := r.src.(bufferGrower)
+	if !ok || r.cfg.MaxReadBufferSize == 0 {
+		return
+	}
+	if grown, err := g.growReadBuffer(r.cfg.MaxReadBufferSize); grown && err == nil {
+		r.growths.Add(1)
+	}
+}
+
+// dispatch decodes the messages of a batch. With zc nil, each becomes an
+// owned entry in the queue. Otherwise each is decoded in place into the
+// scratch packet and passed to zc; once zc returns false, the rest are
+// queued as owned entries. Called with the receive lock held.
+func (r *Reader) dispatch(b batch, zc func(*Packet) bool) {
+	if !b.framed {
+		r.message(b.data, b, &zc)
+		return
+	}
+	it := nlmsgIter{b: b.data}
+	for it.next() {
+		m := it.msg
+		switch m.typ {
+		case nfulnlMsgPacket:
+			r.message(m.body, b, &zc)
+		case nlmsgDone, nlmsgNoop:
+			// The kernel ends a batch of several messages with DONE (flags 0):
+			// neither an error nor the end of the stream.
+		case nlmsgError:
+			r.errorMessage(m)
+		case nlmsgOverrun:
+			r.overruns.Add(1)
+		default:
+			r.decodeErrors.Add(1)
+			r.push(entry{err: &DecodeError{Raw: cloneBytes(m.body), Err: fmt.Errorf("%w: unexpected netlink message type %#x", ErrMalformed, m.typ)}})
+		}
+	}
+	if it.err != nil {
+		r.decodeErrors.Add(1)
+		r.push(entry{err: &DecodeError{Raw: cloneBytes(it.b), Err: it.err}})
+	}
+}
+
+// message decodes one message body. While *zc is set, in place; after, as a
+// copy that owns its memory (one allocation).
+func (r *Reader) message(body []byte, b batch, zc *func(*Packet) bool) {
+	if *zc != nil {
+		err := r.dec.decode(body, b.swap, b.time, &r.scratch)
+		if err == nil {
+			r.account(&r.scratch)
+			if !(*zc)(&r.scratch) {
+				*zc = nil
+			}
+			return
+		}
+		r.decodeErrors.Add(1)
+		r.push(entry{err: &DecodeError{Raw: cloneBytes(body), Err: err}})
+		*zc = nil // stop handing out: the error must be read in its place
+		return
+	}
+	owned := cloneBytes(body)
+	var e entry
+	if err := r.dec.decode(owned, b.swap, b.time, &e.p); err != nil {
+		r.decodeErrors.Add(1)
+		e = entry{err: &DecodeError{Raw: owned, Err: err}}
+	} else {
+		r.account(&e.p)
+	}
+	r.push(e)
+}
+
+// account counts a decoded packet and any sequence gap before it.
+func (r *Reader) account(p *Packet) {
+	r.received.Add(1)
+	if !p.Has(AttrSeq) {
+		return
+	}
+	want, seen := r.nextSeq[p.Group]
+	if !seen && !r.src.seqFromZero() {
+		want = p.Seq
+	}
+	if gap := p.Seq - want; gap != 0 && gap < 1<<31 { // ignore reordering and duplicates
+		r.lost.Add(uint64(gap))
+	}
+	if !seen || p.Seq-want < 1<<31 {
+		r.nextSeq[p.Group] = p.Seq + 1
+	}
+}
+
+// errorMessage handles NLMSG_ERROR: the acknowledgement of a config request
+// (see configure), or a stray error, which is queued in the stream.
+func (r *Reader) errorMessage(m nlmsg) {
+	var errno int32
+	if len(m.body) >= 4 {
+		errno = int32(nativeUint32(m.body))
+	}
+	if r.ack != nil && m.seq == r.awaitSeq {
+		*r.ack = errnoError(-errno)
+		r.ack = nil
+		return
+	}
+	if errno != 0 {
+		r.push(entry{err: &OpError{Op: "receive", Group: r.Group(), Err: errnoError(-errno)}})
+	}
+}
