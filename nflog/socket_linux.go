@@ -296,7 +296,7 @@ type socketSource struct {
 	closeMu sync.Once
 }
 
-func (s *socketSource) bufferSize() int  { return recvBufferSize }
+func (s *socketSource) bufferSize() int   { return recvBufferSize }
 func (s *socketSource) seqFromZero() bool { return true }
 
 func (s *socketSource) close() error {
