@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"sync"
 	"sync/atomic"
@@ -335,7 +336,8 @@ func (r *Reader) loopLocked(ctx context.Context, count int, handled *int, fn fun
 }
 
 // All returns an iterator over the packets, for range loops. It ends
-// when the reader is closed (after the queued packets) or ctx ends (the
+// when the reader is closed (after the queued packets), a capture file ends,
+// or ctx ends (the
 // context's error is yielded last). Temporary errors (see IsTemporary) are
 // yielded and the iteration goes on. The packets own their memory.
 func (r *Reader) All(ctx context.Context) iter.Seq2[Packet, error] {
@@ -347,7 +349,7 @@ func (r *Reader) All(ctx context.Context) iter.Seq2[Packet, error] {
 				if !yield(p, nil) {
 					return
 				}
-			case errors.Is(err, ErrClosed):
+			case errors.Is(err, ErrClosed), errors.Is(err, io.EOF):
 				return
 			case IsTemporary(err):
 				if !yield(p, err) {

@@ -318,21 +318,30 @@ func offsetIn(sub, buf []byte) int {
 	return int(s - b)
 }
 
-// swapTLVHeaders converts the attribute headers of a message body between
-// byte orders in place, descending into nested attributes. Values are
-// big-endian and do not change. Used when writing a capture file in host
-// order from a packet read from a file of the other order.
-func swapTLVHeaders(b []byte, depth int) {
+// swapTLVHeaders reverses the byte order of the attribute headers of a
+// message body in place, descending into nested attributes; values are
+// big-endian and stay as they are. swapped says whether the headers are
+// currently in the opposite of host order. Used to write capture files,
+// which are little-endian, whatever order the packet was read in.
+func swapTLVHeaders(b []byte, swapped bool, depth int) {
 	for len(b) >= nlaHdrLen {
-		l := bits.ReverseBytes16(binary.NativeEndian.Uint16(b[0:2]))
-		t := bits.ReverseBytes16(binary.NativeEndian.Uint16(b[2:4]))
+		l := binary.NativeEndian.Uint16(b[0:2])
+		t := binary.NativeEndian.Uint16(b[2:4])
+		if swapped {
+			l, t = bits.ReverseBytes16(l), bits.ReverseBytes16(t)
+		}
 		if int(l) < nlaHdrLen || int(l) > len(b) {
 			return
 		}
-		binary.NativeEndian.PutUint16(b[0:2], l)
-		binary.NativeEndian.PutUint16(b[2:4], t)
+		if swapped {
+			binary.NativeEndian.PutUint16(b[0:2], l)
+			binary.NativeEndian.PutUint16(b[2:4], t)
+		} else {
+			binary.NativeEndian.PutUint16(b[0:2], bits.ReverseBytes16(l))
+			binary.NativeEndian.PutUint16(b[2:4], bits.ReverseBytes16(t))
+		}
 		if t&nlaFNested != 0 && depth < 4 {
-			swapTLVHeaders(b[nlaHdrLen:l], depth+1)
+			swapTLVHeaders(b[nlaHdrLen:l], swapped, depth+1)
 		}
 		adv := nlaAlign(int(l))
 		if adv > len(b) {
