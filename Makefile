@@ -1,0 +1,56 @@
+# telegraf-nflog. `make test` runs every test, kernel tests included (root
+# needed; under CI=true a missing prerequisite fails instead of skipping).
+
+GO        ?= go
+FUZZTIME  ?= 60s
+SMOKEFUZZ ?= 5s
+BIN       := bin/telegraf-nflog
+PKGS      := ./...
+# Debian packages the kernel tests and the demo use.
+APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps
+TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl
+
+.PHONY: all build test unit deps lint fuzz fuzz-smoke bench demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/telegraf-nflog
+
+## deps: install the tools the kernel tests need when any is missing (Debian).
+deps:
+	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing test tools (missing:$$missing)"; \
+		if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install $(APT_PKGS)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS) >/dev/null; \
+	fi
+
+## test: lint, every test under the race detector, and a short run of each fuzz target.
+test: deps lint
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(MAKE) fuzz-smoke
+
+## unit: the tests that need no root (kernel tests skip outside CI).
+unit:
+	$(GO) test -short -count=1 $(PKGS)
+
+lint:
+	@out=$$(gofmt -s -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt -s needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+FUZZ_TARGETS := FuzzDecode FuzzConntrack FuzzDatagram FuzzCaptureFile
+
+fuzz-smoke:
+	@for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(SMOKEFUZZ) ./nflog/ || exit 1; done
+
+## fuzz: the long run; FUZZTIME=10m make fuzz.
+fuzz:
+	@for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./nflog/ || exit 1; done
+
+## bench: micro-benchmarks (decode, metric building).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+clean:
+	rm -rf bin
