@@ -166,6 +166,9 @@ func (r *Reader) configure(group int, attrs []byte) error {
 	defer func() { r.ack = nil }()
 	for r.ack != nil {
 		b, err := r.receive(ctx, true)
+		if errors.Is(err, ErrOverrun) {
+			continue // counted; packets of groups bound earlier were lost, not the answer
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("no acknowledgement from the kernel within %v", configTimeout)
