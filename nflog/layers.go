@@ -70,44 +70,28 @@ func (p *Packet) Layers() (Layers, bool) {
 	return l, true
 }
 
-// networkHeader returns the payload from its network header. Netdev egress
-// and ARP payloads start at the Ethernet header (seen on kernel 6.18); such a
-// header is recognised by the EtherType at bytes 12-13 matching the packet's.
+// networkHeader returns the payload from its network header. Where the
+// payload starts depends on the family and hook, not on its bytes (a MAC
+// address can look like an IPv4 header): netdev egress and ARP output
+// payloads start at the Ethernet header (seen on kernel 6.18), every other
+// payload at the network header.
 func (p *Packet) networkHeader() []byte {
 	b := p.Payload
 	if len(b) == 0 {
 		return nil
 	}
-	switch p.Family {
-	case FamilyIPv4, FamilyIPv6, FamilyInet:
+	if !(p.Family == FamilyNetdev || p.Family == FamilyARP) || p.Hook != 1 {
 		return b
 	}
-	if looksLikeIP(b, p.HwProtocol) {
-		return b
+	// Skip the Ethernet header, and one 802.1Q tag, when what follows is the
+	// packet's EtherType; a device without a MAC header sends the packet as is.
+	if len(b) > 14 && binary.BigEndian.Uint16(b[12:14]) == p.HwProtocol {
+		return b[14:]
 	}
-	if len(b) > 14 {
-		et := binary.BigEndian.Uint16(b[12:14])
-		if et == p.HwProtocol && p.HwProtocol != 0 {
-			return b[14:]
-		}
-		if et == 0x8100 && len(b) > 18 && binary.BigEndian.Uint16(b[16:18]) == p.HwProtocol {
-			return b[18:]
-		}
+	if len(b) > 18 && binary.BigEndian.Uint16(b[12:14]) == 0x8100 && binary.BigEndian.Uint16(b[16:18]) == p.HwProtocol {
+		return b[18:]
 	}
-	if p.HwProtocol == 0x0806 {
-		return b
-	}
-	return nil
-}
-
-func looksLikeIP(b []byte, ethertype uint16) bool {
-	switch ethertype {
-	case 0x0800:
-		return len(b) >= 20 && b[0]>>4 == 4 && b[0]&0xf >= 5
-	case 0x86dd:
-		return len(b) >= 40 && b[0]>>4 == 6
-	}
-	return false
+	return b
 }
 
 func parseIPv4(b []byte, l *Layers) bool {

@@ -48,7 +48,7 @@ type Packet struct {
 	HwHeader []byte // link-layer header of the input device
 
 	// Payload is the packet from its network header (from the Ethernet
-	// header for netdev egress and ARP), cut to the copy range. Use
+	// header for netdev egress and ARP output), cut to the copy range. Use
 	// [Packet.Layers] for the real length and the addresses.
 	Payload []byte
 

@@ -374,6 +374,12 @@ func (r *Reader) receive(ctx context.Context, wait bool) (batch, error) {
 		if err == nil {
 			return b, nil
 		}
+		if r.closed() {
+			// Close closes done before the socket, so whatever error the
+			// interrupted read returned ("use of closed file" from the
+			// poller, which is not os.ErrClosed), this is why.
+			return batch{}, ErrClosed
+		}
 		if !errors.Is(err, errENOBUFS) {
 			return batch{}, err
 		}

@@ -196,7 +196,7 @@ func (s *socketSource) explainBindError(group int, err error, c *Config) error {
 	case errors.Is(err, unix.EBUSY):
 		return fmt.Errorf("%w: this socket already bound the group: %w", ErrGroupBusy, err)
 	case errors.Is(err, unix.EOPNOTSUPP) && c.Flags&FlagConntrack != 0:
-		return fmt.Errorf("%w: the conntrack flag needs conntrack netlink support in the kernel (modprobe nf_conntrack_netlink): %w", ErrNotSupported, err)
+		return fmt.Errorf("%w: the conntrack flag needs the kernel's conntrack glue for nfnetlink_log (CONFIG_NETFILTER_NETLINK_GLUE_CT and nf_conntrack_netlink: try modprobe nf_conntrack_netlink); drop the flag otherwise: %w", ErrNotSupported, err)
 	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOENT):
 		if _, statErr := os.Stat("/proc/net/netfilter/nfnetlink_log"); statErr != nil {
 			return fmt.Errorf("%w: the kernel has no nfnetlink_log (modprobe nfnetlink_log, or build it with CONFIG_NETFILTER_NETLINK_LOG): %w", ErrNotSupported, err)
