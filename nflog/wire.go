@@ -29,30 +29,45 @@ type tlvIter struct {
 }
 
 func (it *tlvIter) next() bool {
-	if len(it.b) == 0 || it.err != nil {
+	b := it.b
+	if len(b) < nlaHdrLen || it.err != nil {
+		if len(b) != 0 && it.err == nil {
+			it.fail()
+		}
 		return false
 	}
-	if len(it.b) < nlaHdrLen {
-		it.err = fmt.Errorf("%w: %d trailing bytes after the last attribute", ErrMalformed, len(it.b))
-		return false
-	}
-	l := binary.NativeEndian.Uint16(it.b[0:2])
-	t := binary.NativeEndian.Uint16(it.b[2:4])
+	l := binary.NativeEndian.Uint16(b[0:2])
+	t := binary.NativeEndian.Uint16(b[2:4])
 	if it.swap {
 		l, t = bits.ReverseBytes16(l), bits.ReverseBytes16(t)
 	}
-	if int(l) < nlaHdrLen || int(l) > len(it.b) {
-		it.err = fmt.Errorf("%w: attribute type %d has length %d with %d bytes left", ErrMalformed, t&nlaTypeMask, l, len(it.b))
+	if int(l) < nlaHdrLen || int(l) > len(b) {
+		it.fail()
 		return false
 	}
 	it.typ = t & nlaTypeMask
-	it.val = it.b[nlaHdrLen:l:l]
-	adv := nlaAlign(int(l))
-	if adv > len(it.b) {
-		adv = len(it.b) // the last attribute's padding may be missing
-	}
-	it.b = it.b[adv:]
+	it.val = b[nlaHdrLen:l:l]
+	// The last attribute's padding may be missing.
+	it.b = b[min(nlaAlign(int(l)), len(b)):]
 	return true
+}
+
+// fail records why the attribute at it.b is malformed. It is kept out of
+// next so that next stays small enough to inline.
+//
+//go:noinline
+func (it *tlvIter) fail() {
+	b := it.b
+	if len(b) < nlaHdrLen {
+		it.err = fmt.Errorf("%w: %d trailing bytes after the last attribute", ErrMalformed, len(b))
+		return
+	}
+	l := binary.NativeEndian.Uint16(b[0:2])
+	t := binary.NativeEndian.Uint16(b[2:4])
+	if it.swap {
+		l, t = bits.ReverseBytes16(l), bits.ReverseBytes16(t)
+	}
+	it.err = fmt.Errorf("%w: attribute type %d has length %d with %d bytes left", ErrMalformed, t&nlaTypeMask, l, len(b))
 }
 
 // nlaAlign is NLA_ALIGN (and NLMSG_ALIGN): round up to 4 bytes.
