@@ -54,3 +54,7 @@ bench:
 
 clean:
 	rm -rf bin
+
+## demo: namespace + NFLOG rule + traffic -> metrics on stdout (root); replays a capture otherwise.
+demo:
+	bash scripts/demo.sh

@@ -1,0 +1,241 @@
+// Command telegraf-nflog runs the nflog input plugin outside Telegraf, for
+// Telegraf's inputs.execd (or any program that reads line protocol or JSON
+// lines from a child's standard output).
+//
+//	telegraf-nflog -config /etc/telegraf-nflog/plugin.conf
+//
+// It reads the plugin's configuration (one [[inputs.nflog]] table, see
+// sample.conf), writes a metric per logged packet to standard output as
+// InfluxDB line protocol (or JSON with -format json), and its own messages
+// to standard error as "E! ", "W! ", "I! ", "D! " lines that execd logs at
+// those levels. Every -poll_interval, and on every line read from standard
+// input, it emits the nflog_stats metric (and nflog_counters in counters
+// mode). It stops on SIGTERM, SIGINT or the end of standard input, and
+// exits non-zero when the plugin cannot start, so that execd restarts it.
+//
+// With -pcap FILE it replays a capture written by "tcpdump -i nflog:N -w
+// FILE" instead of reading the kernel, emits the same metrics and exits at
+// the end of the file. This needs no privileges.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/models"
+	"github.com/influxdata/telegraf/plugins/common/shim"
+
+	_ "github.com/nflogr/telegraf-nflog/plugins/inputs/nflog"
+)
+
+const defaultConfig = "/etc/telegraf-nflog/plugin.conf"
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// otherwise the module version from the build information is used.
+var version = ""
+
+// The plugin's extra methods, reached through interfaces so that the binary
+// also builds where the plugin is a stub.
+type (
+	replayer interface{ ReplayFile(path string) }
+	finisher interface {
+		Done() <-chan struct{}
+		Err() error
+	}
+)
+
+type options struct {
+	config       string
+	configSet    bool
+	pollInterval time.Duration
+	format       string
+	pcap         string
+	logLevel     string
+	version      bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("telegraf-nflog", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.config, "config", defaultConfig, "plugin configuration file: one [[inputs.nflog]] table")
+	fs.DurationVar(&o.pollInterval, "poll_interval", 10*time.Second,
+		"how often to emit the nflog_stats and nflog_counters metrics (0: only when a line arrives on stdin)")
+	pollDisabled := fs.Bool("poll_interval_disabled", false, "emit the statistics only when a line arrives on stdin (as -poll_interval 0)")
+	fs.StringVar(&o.format, "format", "influx", `output format: "influx" (line protocol) or "json" (JSON lines)`)
+	fs.StringVar(&o.pcap, "pcap", "", `replay this capture of "tcpdump -i nflog:N -w FILE" ("-": standard input) instead of reading the kernel, then exit`)
+	fs.StringVar(&o.logLevel, "log-level", "info", `lowest level of messages on stderr: "error", "warn", "info", "debug" or "trace"`)
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: telegraf-nflog [flags]\n\n"+
+			"Reads packets logged by netfilter's NFLOG target and writes metrics to stdout,\n"+
+			"for Telegraf's [[inputs.execd]]. Flags:\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "E! Unexpected argument %q; see -help\n", fs.Arg(0))
+		return 2
+	}
+	if *pollDisabled {
+		o.pollInterval = 0
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "config" {
+			o.configSet = true
+		}
+	})
+	if o.version {
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	}
+
+	level := telegraf.LogLevelFromString(o.logLevel)
+	if level == telegraf.None {
+		fmt.Fprintf(stderr, "E! Invalid -log-level %q: use error, warn, info, debug or trace\n", o.logLevel)
+		return 2
+	}
+	log := newLineLogger(stderr, level, "inputs.nflog")
+	// First of all, before anything can log through Telegraf's logger.
+	if err := setupTelegrafLogging(log); err != nil {
+		log.Errorf("Setting up logging: %v", err)
+		return 1
+	}
+	if o.format != "influx" && o.format != "json" {
+		log.Errorf(`Invalid -format %q: use "influx" or "json"`, o.format)
+		return 2
+	}
+	if o.pollInterval < 0 {
+		log.Errorf("Invalid -poll_interval %v: use a positive duration, or 0 to emit only on a line on stdin", o.pollInterval)
+		return 2
+	}
+
+	input, err := newInput(&o, log)
+	if err != nil {
+		log.Errorf("Exiting: %v", err)
+		return 1
+	}
+
+	if o.pcap != "" || o.format != "influx" {
+		err = runStream(input, &o, log, stdin, stdout)
+	} else {
+		err = runShim(input, o.pollInterval)
+	}
+	if err != nil {
+		log.Errorf("Exiting: %v", err)
+		return 1
+	}
+	if f, ok := input.(finisher); ok && f.Err() != nil {
+		log.Errorf("Exiting after a read error: %v", f.Err())
+		return 1
+	}
+	return 0
+}
+
+// newInput loads, wires and initialises the plugin, in the order the shim
+// needs: the logger and statistics are injected before Init, and the shim
+// gets the plugin only afterwards (shim.AddInput would replace the logger).
+func newInput(o *options, log *lineLogger) (telegraf.Input, error) {
+	path := o.config
+	if o.pcap != "" && !o.configSet {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			path = "" // replaying needs no configuration
+		}
+	}
+	input, err := loadPlugin(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading the configuration: %w", err)
+	}
+	models.SetLoggerOnPlugin(input, log)
+	models.SetStatisticsOnPlugin(input, log, map[string]string{"input": pluginName})
+	if o.pcap != "" {
+		r, ok := input.(replayer)
+		if !ok {
+			return nil, errors.New("replaying a capture is not supported on this platform")
+		}
+		r.ReplayFile(o.pcap)
+	}
+	if p, ok := input.(telegraf.Initializer); ok {
+		if err := p.Init(); err != nil {
+			return nil, fmt.Errorf("invalid configuration in %s: %w", path, err)
+		}
+	}
+	return input, nil
+}
+
+// runShim runs the plugin on Telegraf's shim, which writes line protocol to
+// stdout and stops on SIGTERM, SIGINT or the end of stdin.
+func runShim(input telegraf.Input, pollInterval time.Duration) error {
+	s := shim.New()
+	s.Input = input
+	if svc, ok := input.(telegraf.ServiceInput); ok {
+		if f, ok := input.(finisher); ok {
+			s.Input = &watchedInput{ServiceInput: svc, f: f}
+		}
+	}
+	if pollInterval == 0 {
+		pollInterval = shim.PollIntervalDisabled
+	}
+	if err := s.Run(pollInterval); err != nil {
+		return err
+	}
+	return nil
+}
+
+// watchedInput ends the shim when the plugin's reader stops on an error it
+// cannot recover from, so that the process exits non-zero and execd
+// restarts it. The shim has no way to be stopped from outside but its
+// signals, so the process sends itself SIGTERM, which the shim handles as a
+// clean shutdown.
+type watchedInput struct {
+	telegraf.ServiceInput
+	f finisher
+}
+
+func (w *watchedInput) Start(acc telegraf.Accumulator) error {
+	if err := w.ServiceInput.Start(acc); err != nil {
+		return err
+	}
+	done := w.f.Done()
+	go func() {
+		<-done
+		if w.f.Err() != nil {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		}
+	}()
+	return nil
+}
+
+func versionString() string {
+	v, tv := version, "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v == "" {
+			v = info.Main.Version
+		}
+		for _, dep := range info.Deps {
+			if dep.Path == "github.com/influxdata/telegraf" {
+				tv = dep.Version
+			}
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	return fmt.Sprintf("telegraf-nflog %s (telegraf %s)", v, tv)
+}

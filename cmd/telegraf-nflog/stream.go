@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/agent"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/serializers/influx"
+	"github.com/influxdata/telegraf/plugins/serializers/json"
+)
+
+// runStream is the binary's own runner, used where the shim does not fit:
+// JSON output (the shim writes only line protocol) and replaying a capture
+// (the shim runs until stdin ends or a signal, not until the input is
+// done). It behaves like the shim otherwise: Gather on every poll tick and
+// every line on stdin, a clean stop on SIGTERM, SIGINT or the end of stdin.
+//
+// When replaying, stdin is not watched (it may be the capture itself, and
+// a replay run with stdin at /dev/null must not end at once); the run ends
+// when the file does, after a last Gather so that counters and statistics
+// cover the whole file.
+func runStream(input telegraf.Input, o *options, log *lineLogger, stdin io.Reader, stdout io.Writer) error {
+	ser, err := newSerializer(o.format)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	metrics := make(chan telegraf.Metric, 1024)
+	acc := agent.NewAccumulator(&maker{log: log}, metrics)
+	acc.SetPrecision(time.Nanosecond)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		writeMetrics(metrics, ser, stdout, log)
+	}()
+
+	var done <-chan struct{}
+	svc, isService := input.(telegraf.ServiceInput)
+	if isService {
+		if err := svc.Start(acc); err != nil {
+			close(metrics)
+			wg.Wait()
+			return fmt.Errorf("failed to start input: %w", err)
+		}
+		if f, ok := input.(finisher); ok {
+			done = f.Done()
+		}
+	}
+
+	prompt := make(chan struct{}, 1)
+	if o.pcap == "" {
+		go func() {
+			scanner := bufio.NewScanner(stdin)
+			for scanner.Scan() {
+				select {
+				case prompt <- struct{}{}:
+				default:
+				}
+			}
+			stop() // the end of stdin stops the run, as in the shim
+		}()
+	}
+
+	var tick <-chan time.Time
+	if o.pollInterval > 0 {
+		t := time.NewTicker(o.pollInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+
+	gather := func() {
+		if err := input.Gather(acc); err != nil {
+			log.Errorf("Error in plugin: %v", err)
+		}
+	}
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-done:
+			if o.pcap != "" {
+				gather() // counters and statistics of the whole file
+			}
+			break loop
+		case <-tick:
+			gather()
+		case <-prompt:
+			gather()
+		}
+	}
+	if isService {
+		svc.Stop()
+	}
+	close(metrics)
+	wg.Wait()
+	return nil
+}
+
+func newSerializer(format string) (telegraf.Serializer, error) {
+	var s interface {
+		telegraf.Serializer
+		Init() error
+	}
+	switch format {
+	case "json":
+		// Timestamps in nanoseconds, as in line protocol.
+		s = &json.Serializer{TimestampUnits: config.Duration(time.Nanosecond)}
+	default:
+		s = &influx.Serializer{}
+	}
+	if err := s.Init(); err != nil {
+		return nil, fmt.Errorf("creating the %s serializer: %w", format, err)
+	}
+	return s, nil
+}
+
+// writeMetrics writes the metrics to out until the channel is closed,
+// flushing whenever it is drained. After a write error (a closed pipe) it
+// keeps draining the channel so that the plugin never blocks.
+func writeMetrics(metrics <-chan telegraf.Metric, ser telegraf.Serializer, out io.Writer, log *lineLogger) {
+	w := bufio.NewWriterSize(out, 64<<10)
+	var failed bool
+	for m := range metrics {
+		if failed {
+			m.Drop()
+			continue
+		}
+		b, err := ser.Serialize(m)
+		if err != nil {
+			log.Errorf("Serializing a metric: %v", err)
+			m.Reject()
+			continue
+		}
+		_, err = w.Write(b)
+		if err == nil && len(metrics) == 0 {
+			err = w.Flush()
+		}
+		if err != nil {
+			failed = true
+			m.Drop()
+			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, os.ErrClosed) {
+				log.Errorf("Writing metrics: %v", err)
+			}
+			continue
+		}
+		m.Accept()
+	}
+	_ = w.Flush()
+}
+
+// maker is the agent.MetricMaker of the accumulator: metrics pass
+// unchanged, errors go to the binary's logger.
+type maker struct{ log telegraf.Logger }
+
+func (*maker) LogName() string                              { return "" }
+func (*maker) MakeMetric(m telegraf.Metric) telegraf.Metric { return m }
+func (m *maker) Log() telegraf.Logger                       { return m.log }

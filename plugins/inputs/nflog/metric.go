@@ -1,0 +1,487 @@
+//go:build linux
+
+package nflog
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/nflogr/telegraf-nflog/nflog"
+)
+
+// Measurements.
+const (
+	measurementPackets  = "nflog"
+	measurementCounters = "nflog_counters"
+	measurementStats    = "nflog_stats"
+)
+
+// Opt-in tags.
+type extraTags uint16
+
+const (
+	tagFamily extraTags = 1 << iota
+	tagGroup
+	tagHook
+	tagPhysInDev
+	tagPhysOutDev
+	tagGID
+	tagIPProto
+)
+
+var extraTagNames = map[string]extraTags{
+	"family":     tagFamily,
+	"group":      tagGroup,
+	"hook":       tagHook,
+	"physindev":  tagPhysInDev,
+	"physoutdev": tagPhysOutDev,
+	"gid":        tagGID,
+	"ip_proto":   tagIPProto,
+}
+
+// Opt-in fields.
+type extraFields uint16
+
+const (
+	fieldSrc extraFields = 1 << iota
+	fieldDst
+	fieldSport
+	fieldDport
+	fieldSeq
+	fieldSeqGlobal
+	fieldCapturedLen
+	fieldICMPType
+	fieldICMPCode
+	fieldTTL
+)
+
+var extraFieldNames = map[string]extraFields{
+	"src":          fieldSrc,
+	"dst":          fieldDst,
+	"sport":        fieldSport,
+	"dport":        fieldDport,
+	"seq":          fieldSeq,
+	"seq_global":   fieldSeqGlobal,
+	"captured_len": fieldCapturedLen,
+	"icmp_type":    fieldICMPType,
+	"icmp_code":    fieldICMPCode,
+	"ttl":          fieldTTL,
+}
+
+// reservedTag reports whether name is a tag the plugin may set itself, which
+// a prefix_pattern group must not shadow.
+func reservedTag(name string) bool {
+	switch name {
+	case "prefix", "indev", "outdev", "proto", "uid":
+		return true
+	}
+	_, ok := extraTagNames[name]
+	return ok
+}
+
+const (
+	// maxReorder bounds the time-bumping of uniqueTimes: a packet up to this
+	// much older than the last one of its series (packets logged on several
+	// CPUs arrive slightly out of order) is moved just after it; an older
+	// one means the clock was stepped back and keeps its own time.
+	maxReorder = time.Second
+	// uniqueTimesLimit bounds the series remembered by uniqueTimes.
+	uniqueTimesLimit = 8192
+	// cacheLimit bounds the small string caches of the builder.
+	cacheLimit = 1024
+)
+
+// builder turns packets into metrics. add runs on the reading goroutine
+// only; the counter set is shared with Gather and has its own lock.
+type builder struct {
+	packets  bool // a metric per packet
+	counters bool // running counters per tag set
+	tags     extraTags
+	fields   extraFields
+
+	prefixRE    *regexp.Regexp
+	prefixNames []string
+
+	times  uniqueTimes
+	series *counterSet
+
+	// Reused for every packet: the accumulator copies tags and fields
+	// into the metric (metric.New), so they can be cleared afterwards.
+	tagMap   map[string]string
+	fieldMap map[string]any
+	key      []byte
+
+	numbers  map[uint32]string   // decimal strings of uids, gids, groups
+	prefixes map[string][]string // prefix_pattern results: name, value, ...
+}
+
+func newBuilder() *builder {
+	return &builder{
+		times:    uniqueTimes{last: make(map[string]*int64), limit: uniqueTimesLimit},
+		tagMap:   make(map[string]string, 8),
+		fieldMap: make(map[string]any, 8),
+		numbers:  make(map[uint32]string),
+		prefixes: make(map[string][]string),
+	}
+}
+
+// add emits the packet's metric and counts it.
+func (b *builder) add(acc telegraf.Accumulator, p *nflog.Packet) {
+	clear(b.tagMap)
+	clear(b.fieldMap)
+	b.key = b.key[:0]
+
+	l, layersOK := p.Layers()
+
+	// Tags, in a fixed order: it makes b.key, the identity of the series.
+	if p.Has(nflog.AttrPrefix) {
+		prefix := strings.TrimSpace(p.Prefix)
+		if !utf8.ValidString(prefix) {
+			prefix = strings.ToValidUTF8(prefix, "\uFFFD")
+		}
+		if prefix != "" {
+			b.tag("prefix", prefix)
+			if b.prefixRE != nil {
+				kv := b.prefixTags(prefix)
+				for i := 0; i+1 < len(kv); i += 2 {
+					b.tag(kv[i], kv[i+1])
+				}
+			}
+		}
+	}
+	if p.Has(nflog.AttrInDev) {
+		b.tag("indev", ifName(p.InDevName, p.InDev))
+	}
+	if p.Has(nflog.AttrOutDev) {
+		b.tag("outdev", ifName(p.OutDevName, p.OutDev))
+	}
+	if p.Has(nflog.AttrPacketHdr) {
+		b.tag("proto", nflog.EtherTypeName(p.HwProtocol))
+	}
+	if p.Has(nflog.AttrUID) {
+		b.tag("uid", b.number(p.UID))
+	}
+	if b.tags != 0 {
+		b.addExtraTags(p, &l, layersOK)
+	}
+
+	// Fields.
+	length := int64(len(p.Payload))
+	if layersOK && l.Length > 0 {
+		length = int64(l.Length)
+	}
+	if p.Has(nflog.AttrPayload) {
+		b.fieldMap["len"] = length
+	}
+	b.fieldMap["mark"] = int64(p.Mark)
+	b.fieldMap["timestamp_us"] = p.Timestamp.UnixMicro()
+	if b.fields != 0 {
+		b.addExtraFields(p, &l, layersOK)
+	}
+
+	if b.packets {
+		acc.AddFields(measurementPackets, b.fieldMap, b.tagMap, b.times.next(b.key, p.Timestamp))
+	}
+	if b.counters {
+		b.series.add(b.key, b.tagMap, length)
+	}
+}
+
+func (b *builder) addExtraTags(p *nflog.Packet, l *nflog.Layers, layersOK bool) {
+	if b.tags&tagFamily != 0 {
+		b.tag("family", p.Family.String())
+	}
+	if b.tags&tagGroup != 0 {
+		b.tag("group", b.number(uint32(p.Group)))
+	}
+	if b.tags&tagHook != 0 && p.Has(nflog.AttrPacketHdr) {
+		b.tag("hook", nflog.HookName(p.Family, p.Hook))
+	}
+	if b.tags&tagPhysInDev != 0 && p.Has(nflog.AttrPhysInDev) {
+		b.tag("physindev", ifName(p.PhysInDevName, p.PhysInDev))
+	}
+	if b.tags&tagPhysOutDev != 0 && p.Has(nflog.AttrPhysOutDev) {
+		b.tag("physoutdev", ifName(p.PhysOutDevName, p.PhysOutDev))
+	}
+	if b.tags&tagGID != 0 && p.Has(nflog.AttrGID) {
+		b.tag("gid", b.number(p.GID))
+	}
+	if b.tags&tagIPProto != 0 && layersOK && l.HasTransport() {
+		b.tag("ip_proto", nflog.IPProtocolName(l.Protocol))
+	}
+}
+
+func (b *builder) addExtraFields(p *nflog.Packet, l *nflog.Layers, layersOK bool) {
+	if layersOK {
+		if b.fields&fieldSrc != 0 && l.Src.IsValid() {
+			b.fieldMap["src"] = l.Src.String()
+		}
+		if b.fields&fieldDst != 0 && l.Dst.IsValid() {
+			b.fieldMap["dst"] = l.Dst.String()
+		}
+		if l.HasPorts {
+			if b.fields&fieldSport != 0 {
+				b.fieldMap["sport"] = int64(l.SrcPort)
+			}
+			if b.fields&fieldDport != 0 {
+				b.fieldMap["dport"] = int64(l.DstPort)
+			}
+		}
+		if l.HasICMP {
+			if b.fields&fieldICMPType != 0 {
+				b.fieldMap["icmp_type"] = int64(l.ICMPType)
+			}
+			if b.fields&fieldICMPCode != 0 {
+				b.fieldMap["icmp_code"] = int64(l.ICMPCode)
+			}
+		}
+		if b.fields&fieldTTL != 0 && (l.EtherType == etherTypeIPv4 || l.EtherType == etherTypeIPv6) {
+			b.fieldMap["ttl"] = int64(l.TTL)
+		}
+	}
+	if b.fields&fieldSeq != 0 && p.Has(nflog.AttrSeq) {
+		b.fieldMap["seq"] = int64(p.Seq)
+	}
+	if b.fields&fieldSeqGlobal != 0 && p.Has(nflog.AttrSeqGlobal) {
+		b.fieldMap["seq_global"] = int64(p.GlobalSeq)
+	}
+	if b.fields&fieldCapturedLen != 0 {
+		b.fieldMap["captured_len"] = int64(len(p.Payload))
+	}
+}
+
+const (
+	etherTypeIPv4 = 0x0800
+	etherTypeIPv6 = 0x86dd
+)
+
+// tag sets a tag and appends it to the series key.
+func (b *builder) tag(name, value string) {
+	if _, dup := b.tagMap[name]; dup {
+		return
+	}
+	b.tagMap[name] = value
+	b.key = append(b.key, name...)
+	b.key = append(b.key, 0)
+	b.key = append(b.key, value...)
+	b.key = append(b.key, 0)
+}
+
+// prefixTags returns the tags that prefix_pattern's named groups extract
+// from prefix, as name, value pairs, lower-cased. Prefixes are few (one per
+// rule), so results are cached.
+func (b *builder) prefixTags(prefix string) []string {
+	if kv, ok := b.prefixes[prefix]; ok {
+		return kv
+	}
+	var kv []string
+	if m := b.prefixRE.FindStringSubmatchIndex(prefix); m != nil {
+		for i, name := range b.prefixNames {
+			if name == "" || m[2*i] < 0 || m[2*i] == m[2*i+1] {
+				continue
+			}
+			kv = append(kv, name, strings.ToLower(prefix[m[2*i]:m[2*i+1]]))
+		}
+	}
+	if len(b.prefixes) >= cacheLimit {
+		clear(b.prefixes)
+	}
+	b.prefixes[prefix] = kv
+	return kv
+}
+
+func (b *builder) number(n uint32) string {
+	if s, ok := b.numbers[n]; ok {
+		return s
+	}
+	s := strconv.FormatUint(uint64(n), 10)
+	if len(b.numbers) >= cacheLimit {
+		clear(b.numbers)
+	}
+	b.numbers[n] = s
+	return s
+}
+
+// ifName is the interface's name, or "ifindexN" when names are not
+// resolved.
+func ifName(name string, index uint32) string {
+	if name != "" {
+		return name
+	}
+	return "ifindex" + strconv.FormatUint(uint64(index), 10)
+}
+
+// uniqueTimes gives every metric of a series (measurement + tag set) its
+// own timestamp. InfluxDB keeps one point per series and time, and the
+// kernel stamps packets in microseconds, so two packets of one series
+// logged in the same microsecond would overwrite each other. A time that
+// is not after the last one given to its series becomes that one plus 1 ns.
+//
+// The kernel's timestamps are whole microseconds, so the bumped times stay
+// inside the packet's microsecond unless a single series logs more than a
+// thousand packets in one microsecond, which one CPU cannot do; the
+// timestamp_us field always carries the kernel's own value. A time more
+// than maxReorder before the series' last one is a clock step, not a
+// reordering, and is kept as it is.
+//
+// Memory is bounded: past limit series, those whose last time is more than
+// maxReorder behind the newest time seen are forgotten. That is safe, as no
+// later packet of theirs would be bumped anyway (it is either after their
+// last time or more than maxReorder before it). If that does not free half
+// of the map, more than limit/2 series were active within maxReorder and the
+// map is cleared: the only loss is that a packet in the very microsecond of
+// its series' previous one may then overwrite it.
+type uniqueTimes struct {
+	last   map[string]*int64 // pointers, so updates do not allocate a key
+	newest int64
+	limit  int
+}
+
+func (u *uniqueTimes) next(key []byte, t time.Time) time.Time {
+	ns := t.UnixNano()
+	if last, ok := u.last[string(key)]; ok {
+		if ns <= *last && *last-ns < int64(maxReorder) {
+			ns = *last + 1
+			t = time.Unix(0, ns).In(t.Location())
+		}
+		*last = ns
+	} else {
+		if len(u.last) >= u.limit {
+			u.evict()
+		}
+		v := ns
+		u.last[string(key)] = &v
+	}
+	if ns > u.newest {
+		u.newest = ns
+	}
+	return t
+}
+
+func (u *uniqueTimes) evict() {
+	cutoff := u.newest - int64(maxReorder)
+	for k, v := range u.last {
+		if *v < cutoff {
+			delete(u.last, k)
+		}
+	}
+	if len(u.last) > u.limit/2 {
+		clear(u.last)
+	}
+}
+
+// counterSet keeps running packet and byte counters per tag set, for
+// Prometheus-style consumers that keep only the last value of a series.
+// At most limit tag sets are kept (Prometheus would suffer long before);
+// packets of further tag sets are not counted but their number is, in
+// counter_overflows.
+type counterSet struct {
+	mu       sync.Mutex
+	limit    int
+	series   map[string]*counter
+	overflow int64
+}
+
+type counter struct {
+	tags           map[string]string
+	packets, bytes int64
+}
+
+func newCounterSet(limit int) *counterSet {
+	return &counterSet{limit: limit, series: make(map[string]*counter)}
+}
+
+func (c *counterSet) add(key []byte, tags map[string]string, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.series[string(key)]
+	if !ok {
+		if len(c.series) >= c.limit {
+			c.overflow++
+			return
+		}
+		s = &counter{tags: maps.Clone(tags)}
+		if s.tags == nil {
+			s.tags = map[string]string{}
+		}
+		c.series[string(key)] = s
+	}
+	s.packets++
+	s.bytes += bytes
+}
+
+func (c *counterSet) overflows() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.overflow
+}
+
+// emit adds one counter metric per tag set. The accumulator may block, so
+// it is called without the lock held.
+func (c *counterSet) emit(acc telegraf.Accumulator, now time.Time) {
+	type value struct {
+		tags           map[string]string
+		packets, bytes int64
+	}
+	c.mu.Lock()
+	values := make([]value, 0, len(c.series))
+	for _, s := range c.series {
+		values = append(values, value{s.tags, s.packets, s.bytes})
+	}
+	c.mu.Unlock()
+	for _, v := range values {
+		acc.AddCounter(measurementCounters, map[string]any{
+			"packets_total": v.packets,
+			"bytes_total":   v.bytes,
+		}, v.tags, now)
+	}
+}
+
+// errorLimiter passes at most one error per interval to the accumulator and
+// counts the others, so that a storm of bad messages does not flood the log.
+type errorLimiter struct {
+	mu         sync.Mutex
+	every      time.Duration
+	last       time.Time
+	suppressed int
+}
+
+func (l *errorLimiter) add(acc telegraf.Accumulator, err error) {
+	now := time.Now()
+	l.mu.Lock()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	if n > 0 {
+		err = fmt.Errorf("%w (%d similar errors suppressed before this one)", err, n)
+	}
+	acc.AddError(err)
+}
+
+// flush reports the errors suppressed since the last one reported, once the
+// interval has passed.
+func (l *errorLimiter) flush(acc telegraf.Accumulator) {
+	now := time.Now()
+	l.mu.Lock()
+	if l.suppressed == 0 || now.Sub(l.last) < l.every {
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	acc.AddError(fmt.Errorf("%d more errors reading NFLOG messages were suppressed; nflog_stats counts them", n))
+}

@@ -1,0 +1,693 @@
+//go:build linux
+
+package nflog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/plugins/inputs"
+	"github.com/influxdata/telegraf/selfstat"
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/nflogr/telegraf-nflog/nflog"
+)
+
+// newPlugin returns the plugin with its defaults, as Telegraf creates it,
+// changed by mod.
+func newPlugin(t *testing.T, mod func(*NFLOG)) *NFLOG {
+	t.Helper()
+	n, ok := inputs.Inputs["nflog"]().(*NFLOG)
+	require.True(t, ok)
+	n.Log = testutil.Logger{}
+	n.Statistics = selfstat.NewCollector(nil)
+	t.Cleanup(n.Statistics.UnregisterAll)
+	n.Groups = []int{5}
+	if mod != nil {
+		mod(n)
+	}
+	return n
+}
+
+// replay runs the plugin over a capture until its end and returns what it
+// produced, without calling Gather.
+func replay(t *testing.T, n *NFLOG, data []byte) *testutil.Accumulator {
+	t.Helper()
+	fromCapture(n, data)
+	require.NoError(t, n.Init())
+	var acc testutil.Accumulator
+	require.NoError(t, n.Start(&acc))
+	t.Cleanup(n.Stop)
+	select {
+	case <-n.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the capture was not read to its end within 10s")
+	}
+	require.NoError(t, n.Err())
+	return &acc
+}
+
+func TestSampleConfig(t *testing.T) {
+	// Telegraf's own loader, with every commented default uncommented:
+	// the sample must parse, and its values must be the code's defaults.
+	c := config.NewConfig()
+	require.NoError(t, c.LoadConfigData(testutil.DefaultSampleConfig(sampleConfig), config.EmptySourcePath))
+	require.Len(t, c.Inputs, 1)
+	got, ok := c.Inputs[0].Input.(*NFLOG)
+	require.True(t, ok)
+	require.NotNil(t, got.Log)
+	require.NotNil(t, got.Statistics)
+	t.Cleanup(got.Statistics.UnregisterAll)
+
+	want, ok := inputs.Inputs["nflog"]().(*NFLOG)
+	require.True(t, ok)
+	want.Groups = []int{5}
+	want.ExtraTags, want.ExtraFields = []string{}, []string{}
+	require.Equal(t, *options(want), *options(got))
+	require.NoError(t, got.Init())
+}
+
+// options returns a copy of the plugin's config fields only.
+func options(n *NFLOG) *NFLOG {
+	return &NFLOG{
+		Groups: n.Groups, CopyMode: n.CopyMode, CopyRange: n.CopyRange, FlushTimeout: n.FlushTimeout,
+		QueueThreshold: n.QueueThreshold, ReadBufferSize: n.ReadBufferSize, MaxReadBufferSize: n.MaxReadBufferSize,
+		NetlinkBufferSize: n.NetlinkBufferSize, OnOverrun: n.OnOverrun, Sequence: n.Sequence, Netns: n.Netns,
+		Metrics: n.Metrics, MaxCounterSeries: n.MaxCounterSeries, ExtraTags: n.ExtraTags,
+		ExtraFields: n.ExtraFields, PrefixPattern: n.PrefixPattern,
+	}
+}
+
+func TestSampleConfigDocumentsEveryOption(t *testing.T) {
+	for _, key := range []string{
+		"groups", "copy_mode", "copy_range", "flush_timeout", "queue_threshold", "read_buffer_size",
+		"max_read_buffer_size", "netlink_buffer_size", "on_overrun", "sequence", "netns", "metrics",
+		"max_counter_series", "extra_tags", "extra_fields", "prefix_pattern",
+	} {
+		if key == "groups" { // required
+			require.Contains(t, sampleConfig, "\n  groups = ")
+			continue
+		}
+		require.Contains(t, sampleConfig, "\n  # "+key+" = ", "option %q has no commented default", key)
+	}
+}
+
+func TestLoaderRejectsUnknownKey(t *testing.T) {
+	c := config.NewConfig()
+	err := c.LoadConfigData([]byte("[[inputs.nflog]]\n  groups = [5]\n  copy_mod = \"meta\"\n"), config.EmptySourcePath)
+	require.ErrorContains(t, err, "copy_mod")
+}
+
+func TestLoaderAcceptsSizesAndDurations(t *testing.T) {
+	c := config.NewConfig()
+	require.NoError(t, c.LoadConfigData([]byte(`
+[[inputs.nflog]]
+  groups = [1, 2]
+  copy_range = "1KiB"
+  read_buffer_size = 1048576
+  netlink_buffer_size = "4KiB"
+  flush_timeout = "1s"
+  netns = "blue"
+`), config.EmptySourcePath))
+	n := c.Inputs[0].Input.(*NFLOG)
+	t.Cleanup(n.Statistics.UnregisterAll)
+	require.NoError(t, n.Init())
+	require.Equal(t, uint32(1024), n.cfg.CopyRange)
+	require.Equal(t, 1<<20, n.cfg.ReadBufferSize)
+	require.Equal(t, uint32(4096), n.cfg.NetlinkBufferSize)
+	require.Equal(t, time.Second, n.cfg.FlushTimeout)
+	require.Equal(t, "/run/netns/blue", n.netnsPath)
+}
+
+func TestInitDefaults(t *testing.T) {
+	n := newPlugin(t, nil)
+	require.NoError(t, n.Init())
+	require.Equal(t, nflog.Config{
+		FlushTimeout:      100 * time.Millisecond,
+		QueueThreshold:    64,
+		ReadBufferSize:    8 << 20,
+		MaxReadBufferSize: 64 << 20,
+		NetlinkBufferSize: 64 << 10,
+		CopyMode:          nflog.CopyPacket,
+		CopyRange:         128,
+		Flags:             nflog.FlagSequence,
+		OnOverrun:         nflog.OverrunCount,
+	}, n.cfg)
+	require.True(t, n.build.packets)
+	require.False(t, n.build.counters)
+}
+
+func TestInitErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		mod    func(*NFLOG)
+		option string // the error must name it
+	}{
+		{"no groups", func(n *NFLOG) { n.Groups = nil }, `"groups"`},
+		{"negative group", func(n *NFLOG) { n.Groups = []int{-1} }, `"groups"`},
+		{"group too large", func(n *NFLOG) { n.Groups = []int{65536} }, `"groups"`},
+		{"group twice", func(n *NFLOG) { n.Groups = []int{5, 5} }, `"groups"`},
+		{"copy_mode", func(n *NFLOG) { n.CopyMode = "all" }, "copy_mode"},
+		{"copy_range negative", func(n *NFLOG) { n.CopyRange = -1 }, "copy_range"},
+		{"copy_range too large", func(n *NFLOG) { n.CopyRange = 65532 }, "copy_range"},
+		{"flush_timeout negative", func(n *NFLOG) { n.FlushTimeout = config.Duration(-time.Second) }, "flush_timeout"},
+		{"flush_timeout too large", func(n *NFLOG) { n.FlushTimeout = config.Duration(nflog.MaxFlushTimeout + time.Second) }, "flush_timeout"},
+		{"queue_threshold negative", func(n *NFLOG) { n.QueueThreshold = -1 }, "queue_threshold"},
+		{"queue_threshold too large", func(n *NFLOG) { n.QueueThreshold = 1 << 32 }, "queue_threshold"},
+		{"read_buffer_size negative", func(n *NFLOG) { n.ReadBufferSize = -1 }, "read_buffer_size"},
+		{"read_buffer_size too large", func(n *NFLOG) { n.ReadBufferSize = 1 << 30; n.MaxReadBufferSize = 0 }, "read_buffer_size"},
+		{"max_read_buffer_size too large", func(n *NFLOG) { n.MaxReadBufferSize = 1 << 30 }, "max_read_buffer_size"},
+		{"max_read_buffer_size below read_buffer_size", func(n *NFLOG) { n.MaxReadBufferSize = 1 << 20 }, "max_read_buffer_size"},
+		{"netlink_buffer_size too small", func(n *NFLOG) { n.NetlinkBufferSize = 4095 }, "netlink_buffer_size"},
+		{"netlink_buffer_size too large", func(n *NFLOG) { n.NetlinkBufferSize = 131073 }, "netlink_buffer_size"},
+		{"on_overrun", func(n *NFLOG) { n.OnOverrun = "drop" }, "on_overrun"},
+		{"sequence", func(n *NFLOG) { n.Sequence = "yes" }, "sequence"},
+		{"netns relative", func(n *NFLOG) { n.Netns = "run/netns/x" }, "netns"},
+		{"metrics", func(n *NFLOG) { n.Metrics = "all" }, "metrics"},
+		{"max_counter_series", func(n *NFLOG) { n.Metrics = "counters"; n.MaxCounterSeries = 0 }, "max_counter_series"},
+		{"extra_tags", func(n *NFLOG) { n.ExtraTags = []string{"src"} }, "extra_tags"},
+		{"extra_fields", func(n *NFLOG) { n.ExtraFields = []string{"group"} }, "extra_fields"},
+		{"seq without sequence", func(n *NFLOG) { n.ExtraFields = []string{"seq"}; n.Sequence = "none" }, "sequence"},
+		{"seq_global without global", func(n *NFLOG) { n.ExtraFields = []string{"seq_global"} }, "sequence"},
+		{"prefix_pattern invalid", func(n *NFLOG) { n.PrefixPattern = "(?P<a>" }, "prefix_pattern"},
+		{"prefix_pattern unnamed", func(n *NFLOG) { n.PrefixPattern = "^([A-Z]+)" }, "prefix_pattern"},
+		{"prefix_pattern reserved", func(n *NFLOG) { n.PrefixPattern = "^(?P<proto>[a-z]+)" }, "prefix_pattern"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newPlugin(t, tt.mod)
+			require.ErrorContains(t, n.Init(), tt.option)
+		})
+	}
+}
+
+func TestInitAcceptsLimits(t *testing.T) {
+	n := newPlugin(t, func(n *NFLOG) {
+		n.Groups = []int{0, 65535}
+		n.CopyRange = 0
+		n.NetlinkBufferSize = 0
+		n.ReadBufferSize, n.MaxReadBufferSize = 0, 0
+		n.Sequence = "global"
+		n.ExtraFields = []string{"seq", "seq_global"}
+		n.Netns = "/proc/1/ns/net"
+		n.Metrics = "both"
+	})
+	require.NoError(t, n.Init())
+	require.Equal(t, nflog.FlagSequence|nflog.FlagGlobalSequence, n.cfg.Flags)
+}
+
+func TestInitWarnsAboutSmallCopyRange(t *testing.T) {
+	log := &testutil.CaptureLogger{}
+	n := newPlugin(t, func(n *NFLOG) { n.CopyRange = 20; n.Log = log })
+	require.NoError(t, n.Init())
+	require.Len(t, log.Warnings(), 1)
+	require.Contains(t, log.Warnings()[0], "copy_range")
+}
+
+var (
+	t0 = time.Date(2025, 11, 26, 12, 0, 0, 123456000, time.UTC)
+	// recorded is the capture record's time, used for packets that carry
+	// no kernel timestamp.
+	recorded = time.Date(2025, 11, 26, 12, 0, 1, 987654321, time.UTC)
+)
+
+func TestMetricPerPacket(t *testing.T) {
+	udpPacket := ipv4("192.0.2.1", "198.51.100.2", 17, 20+8+100, udp(40000, 53, 100))
+	tests := []struct {
+		name string
+		mod  func(*NFLOG)
+		msg  message
+		want telegraf.Metric
+	}{
+		{
+			name: "every attribute and every extra",
+			mod: func(n *NFLOG) {
+				n.ExtraTags = []string{"family", "group", "hook", "physindev", "physoutdev", "gid", "ip_proto"}
+				n.ExtraFields = []string{"src", "dst", "sport", "dport", "seq", "captured_len", "icmp_type", "icmp_code", "ttl"}
+				n.PrefixPattern = `^(?P<action>[A-Z]+):(?P<zone>\w+)`
+			},
+			msg: msg(nflog.FamilyIPv4, 5, recorded,
+				hdrAttr(0x0800, nflog.HookForward),
+				u32Attr(nflog.AttrMark, 42),
+				tsAttr(t0),
+				u32Attr(nflog.AttrInDev, 1),
+				u32Attr(nflog.AttrOutDev, 999),
+				u32Attr(nflog.AttrPhysInDev, 1),
+				u32Attr(nflog.AttrPhysOutDev, 998),
+				payloadAttr(udpPacket[:64]),
+				prefixAttr("DROP:wan "),
+				u32Attr(nflog.AttrUID, 1000),
+				u32Attr(nflog.AttrSeq, 7),
+				u32Attr(nflog.AttrGID, 100),
+			),
+			want: metric.New("nflog",
+				map[string]string{
+					"prefix": "DROP:wan", "action": "drop", "zone": "wan",
+					"indev": "lo", "outdev": "ifindex999", "proto": "ipv4", "uid": "1000",
+					"family": "ipv4", "group": "5", "hook": "forward", "physindev": "lo",
+					"physoutdev": "ifindex998", "gid": "100", "ip_proto": "udp",
+				},
+				map[string]any{
+					"len": int64(128), "mark": int64(42), "timestamp_us": t0.UnixMicro(),
+					"src": "192.0.2.1", "dst": "198.51.100.2", "sport": int64(40000), "dport": int64(53),
+					"seq": int64(7), "captured_len": int64(64), "ttl": int64(64),
+				},
+				t0),
+		},
+		{
+			name: "only the packet header and payload (OUTPUT)",
+			msg: msg(nflog.FamilyIPv4, 5, recorded,
+				hdrAttr(0x0800, nflog.HookOutput),
+				payloadAttr(udpPacket),
+			),
+			want: metric.New("nflog",
+				map[string]string{"proto": "ipv4"},
+				map[string]any{"len": int64(128), "mark": int64(0), "timestamp_us": recorded.UnixMicro()},
+				recorded),
+		},
+		{
+			name: "empty prefix and uid 0",
+			msg: msg(nflog.FamilyIPv4, 5, recorded,
+				hdrAttr(0x0800, nflog.HookOutput),
+				payloadAttr(udpPacket),
+				prefixAttr(""),
+				u32Attr(nflog.AttrUID, 0),
+			),
+			want: metric.New("nflog",
+				map[string]string{"proto": "ipv4", "uid": "0"},
+				map[string]any{"len": int64(128), "mark": int64(0), "timestamp_us": recorded.UnixMicro()},
+				recorded),
+		},
+		{
+			name: "copy mode meta: no payload, no len",
+			mod:  func(n *NFLOG) { n.ExtraFields = []string{"captured_len", "src"} },
+			msg: msg(nflog.FamilyIPv4, 5, recorded,
+				hdrAttr(0x0800, nflog.HookInput),
+				tsAttr(t0),
+				u32Attr(nflog.AttrInDev, 1),
+				prefixAttr("in"),
+			),
+			want: metric.New("nflog",
+				map[string]string{"prefix": "in", "indev": "lo", "proto": "ipv4"},
+				map[string]any{"mark": int64(0), "timestamp_us": t0.UnixMicro(), "captured_len": int64(0)},
+				t0),
+		},
+		{
+			name: "IP header cut by the copy range: len is the captured length",
+			msg: msg(nflog.FamilyIPv4, 5, recorded,
+				hdrAttr(0x0800, nflog.HookOutput),
+				payloadAttr(udpPacket[:12]),
+			),
+			want: metric.New("nflog",
+				map[string]string{"proto": "ipv4"},
+				map[string]any{"len": int64(12), "mark": int64(0), "timestamp_us": recorded.UnixMicro()},
+				recorded),
+		},
+		{
+			name: "ICMPv6",
+			mod: func(n *NFLOG) {
+				n.ExtraTags = []string{"ip_proto", "hook", "family"}
+				n.ExtraFields = []string{"src", "dst", "sport", "icmp_type", "icmp_code"}
+			},
+			msg: msg(nflog.FamilyIPv6, 5, recorded,
+				hdrAttr(0x86dd, nflog.HookPrerouting),
+				tsAttr(t0),
+				payloadAttr(ipv6("2001:db8::1", "2001:db8::2", 58, 8+56, icmp(128, 0))),
+				prefixAttr("ping6"),
+			),
+			want: metric.New("nflog",
+				map[string]string{"prefix": "ping6", "proto": "ipv6", "ip_proto": "icmpv6", "hook": "prerouting", "family": "ipv6"},
+				map[string]any{
+					"len": int64(40 + 8 + 56), "mark": int64(0), "timestamp_us": t0.UnixMicro(),
+					"src": "2001:db8::1", "dst": "2001:db8::2", "icmp_type": int64(128), "icmp_code": int64(0),
+				},
+				t0),
+		},
+		{
+			name: "prefix not matching the pattern, invalid UTF-8",
+			mod:  func(n *NFLOG) { n.PrefixPattern = `^(?P<action>[A-Z]+):(?P<zone>\w+)` },
+			msg: msg(nflog.FamilyIPv4, 5, recorded,
+				hdrAttr(0x0800, nflog.HookOutput),
+				payloadAttr(udpPacket),
+				prefixAttr("  odd\xff "),
+			),
+			want: metric.New("nflog",
+				map[string]string{"prefix": "odd\uFFFD", "proto": "ipv4"},
+				map[string]any{"len": int64(128), "mark": int64(0), "timestamp_us": recorded.UnixMicro()},
+				recorded),
+		},
+		{
+			name: "optional named group that did not match",
+			mod:  func(n *NFLOG) { n.PrefixPattern = `^(?P<action>[A-Z]+)(?::(?P<zone>\w+))?` },
+			msg: msg(nflog.FamilyIPv4, 5, recorded,
+				hdrAttr(0x0800, nflog.HookOutput),
+				payloadAttr(udpPacket),
+				prefixAttr("ACCEPT"),
+			),
+			want: metric.New("nflog",
+				map[string]string{"prefix": "ACCEPT", "action": "accept", "proto": "ipv4"},
+				map[string]any{"len": int64(128), "mark": int64(0), "timestamp_us": recorded.UnixMicro()},
+				recorded),
+		},
+		{
+			name: "ARP in the arp family",
+			mod:  func(n *NFLOG) { n.ExtraTags = []string{"hook", "ip_proto"}; n.ExtraFields = []string{"ttl"} },
+			msg: msg(nflog.FamilyARP, 5, recorded,
+				hdrAttr(0x0806, 1),
+				payloadAttr([]byte{0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 192, 0, 2, 2}),
+			),
+			want: metric.New("nflog",
+				map[string]string{"proto": "arp", "hook": "output"},
+				map[string]any{"len": int64(28), "mark": int64(0), "timestamp_us": recorded.UnixMicro()},
+				recorded),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			acc := replay(t, newPlugin(t, tt.mod), capture(t, tt.msg))
+			require.Empty(t, acc.Errors)
+			testutil.RequireMetricsEqual(t, []telegraf.Metric{tt.want}, acc.GetTelegrafMetrics())
+		})
+	}
+}
+
+func TestFieldTypesNeverChange(t *testing.T) {
+	// Every integer field is an int64, whatever the packet.
+	n := newPlugin(t, func(n *NFLOG) {
+		n.ExtraFields = []string{"sport", "dport", "seq", "captured_len", "icmp_type", "icmp_code", "ttl"}
+	})
+	acc := replay(t, n, capture(t,
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), payloadAttr(ipv4("192.0.2.1", "192.0.2.2", 17, 28, udp(1, 2, 0))), u32Attr(nflog.AttrSeq, 1)),
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), payloadAttr(ipv4("192.0.2.1", "192.0.2.2", 1, 28, icmp(8, 0)))),
+	))
+	require.Len(t, acc.Metrics, 2)
+	for _, m := range acc.Metrics {
+		for k, v := range m.Fields {
+			require.IsType(t, int64(0), v, "field %q", k)
+		}
+	}
+}
+
+func TestUniqueTimes(t *testing.T) {
+	pkt := payloadAttr(ipv4("192.0.2.1", "192.0.2.2", 17, 28, udp(1, 2, 0)))
+	in := func(prefix string, ts time.Time) message {
+		return msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 1), tsAttr(ts), pkt, prefixAttr(prefix))
+	}
+	acc := replay(t, newPlugin(t, nil), capture(t,
+		in("a", t0), in("a", t0), in("b", t0), in("a", t0),
+		in("a", t0.Add(time.Microsecond)), // after the bumped ones: kept
+		in("a", t0),                       // reordered by less than maxReorder: bumped
+		in("a", t0.Add(-time.Hour)),       // a clock step: kept
+	))
+	var got, gotUS []int64
+	var gotB []int64
+	for _, m := range acc.Metrics {
+		if m.Tags["prefix"] == "b" {
+			gotB = append(gotB, m.Time.UnixNano())
+			continue
+		}
+		got = append(got, m.Time.UnixNano())
+		gotUS = append(gotUS, m.Fields["timestamp_us"].(int64))
+	}
+	// The field keeps the kernel's time.
+	us0 := t0.UnixMicro()
+	require.Equal(t, []int64{us0, us0, us0, us0 + 1, us0, t0.Add(-time.Hour).UnixMicro()}, gotUS)
+	base := t0.UnixNano()
+	us := int64(time.Microsecond)
+	require.Equal(t, []int64{base, base + 1, base + 2, base + us, base + us + 1, t0.Add(-time.Hour).UnixNano()}, got)
+	require.Equal(t, []int64{base}, gotB)
+}
+
+func TestUniqueTimesBounded(t *testing.T) {
+	u := uniqueTimes{last: make(map[string]*int64), limit: 4}
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	for i, key := range []string{"a", "b", "c", "d"} {
+		u.next([]byte(key), at(time.Duration(i)*time.Microsecond))
+	}
+	require.Len(t, u.last, 4)
+	// A fifth series two seconds later: the four old ones cannot be bumped
+	// any more and are forgotten.
+	u.next([]byte("e"), at(2*time.Second))
+	require.Len(t, u.last, 1)
+	// Five series within maxReorder: the map is cleared rather than grown.
+	for _, key := range []string{"f", "g", "h"} {
+		u.next([]byte(key), at(2*time.Second))
+	}
+	require.Len(t, u.last, 4)
+	u.next([]byte("i"), at(2*time.Second))
+	require.Len(t, u.last, 1)
+	// Bumping still works afterwards.
+	require.Equal(t, at(2*time.Second).UnixNano()+1, u.next([]byte("i"), at(2*time.Second)).UnixNano())
+}
+
+func TestCounters(t *testing.T) {
+	pkt := func(size int) attr {
+		return payloadAttr(ipv4("192.0.2.1", "192.0.2.2", 17, 28+size, udp(1, 2, size)))
+	}
+	msgs := capture(t,
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), pkt(10), prefixAttr("DROP:wan")),
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), pkt(20), prefixAttr("DROP:wan")),
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), pkt(30), prefixAttr("ACCEPT:lan")),
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), pkt(0)),
+	)
+	n := newPlugin(t, func(n *NFLOG) {
+		n.Metrics = "counters"
+		n.PrefixPattern = `^(?P<action>[A-Z]+)`
+	})
+	acc := replay(t, n, msgs)
+	require.Empty(t, acc.Metrics, "no metric per packet in counters mode")
+	require.NoError(t, n.Gather(acc))
+
+	now := time.Now()
+	want := []telegraf.Metric{
+		metric.New("nflog_counters", map[string]string{"prefix": "DROP:wan", "action": "drop", "proto": "ipv4"},
+			map[string]any{"packets_total": int64(2), "bytes_total": int64(38 + 48)}, now, telegraf.Counter),
+		metric.New("nflog_counters", map[string]string{"prefix": "ACCEPT:lan", "action": "accept", "proto": "ipv4"},
+			map[string]any{"packets_total": int64(1), "bytes_total": int64(58)}, now, telegraf.Counter),
+		metric.New("nflog_counters", map[string]string{"proto": "ipv4"},
+			map[string]any{"packets_total": int64(1), "bytes_total": int64(28)}, now, telegraf.Counter),
+		metric.New("nflog_stats", nil, map[string]any{
+			"packets_received": int64(4), "overruns": int64(0), "packets_lost": int64(0),
+			"decode_errors": int64(0), "buffer_growths": int64(0), "counter_overflows": int64(0),
+		}, now),
+	}
+	testutil.RequireMetricsEqual(t, want, acc.GetTelegrafMetrics(), testutil.SortMetrics(), testutil.IgnoreTime())
+
+	// The counters keep running.
+	acc.ClearMetrics()
+	require.NoError(t, n.Gather(acc))
+	testutil.RequireMetricsEqual(t, want, acc.GetTelegrafMetrics(), testutil.SortMetrics(), testutil.IgnoreTime())
+}
+
+func TestCountersBothModes(t *testing.T) {
+	p := payloadAttr(ipv4("192.0.2.1", "192.0.2.2", 17, 28, udp(1, 2, 0)))
+	n := newPlugin(t, func(n *NFLOG) { n.Metrics = "both" })
+	acc := replay(t, n, capture(t,
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), p),
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), p),
+	))
+	require.Len(t, acc.Metrics, 2)
+	require.NoError(t, n.Gather(acc))
+	m, ok := acc.Get("nflog_counters")
+	require.True(t, ok)
+	require.Equal(t, telegraf.Counter, m.Type)
+	require.Equal(t, int64(2), m.Fields["packets_total"])
+	require.Equal(t, int64(56), m.Fields["bytes_total"])
+}
+
+func TestCountersBound(t *testing.T) {
+	p := payloadAttr(ipv4("192.0.2.1", "192.0.2.2", 17, 28, udp(1, 2, 0)))
+	n := newPlugin(t, func(n *NFLOG) { n.Metrics = "counters"; n.MaxCounterSeries = 2 })
+	acc := replay(t, n, capture(t,
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), p, prefixAttr("a")),
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), p, prefixAttr("b")),
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), p, prefixAttr("c")),
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), p, prefixAttr("c")),
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), p, prefixAttr("a")),
+	))
+	require.NoError(t, n.Gather(acc))
+	var series int
+	for _, m := range acc.Metrics {
+		if m.Measurement == "nflog_counters" {
+			series++
+		}
+	}
+	require.Equal(t, 2, series)
+	stats, ok := acc.Get("nflog_stats")
+	require.True(t, ok)
+	require.Equal(t, int64(2), stats.Fields["counter_overflows"])
+	require.Equal(t, int64(2), n.stats.counterOverflows.Get())
+}
+
+func TestStatsAndSelfstat(t *testing.T) {
+	p := payloadAttr(ipv4("192.0.2.1", "192.0.2.2", 17, 28, udp(1, 2, 0)))
+	n := newPlugin(t, nil)
+	acc := replay(t, n, capture(t,
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), p),
+		truncated(),
+		msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, 3), p),
+	))
+	require.Len(t, acc.Metrics, 2)
+	require.Len(t, acc.Errors, 1)
+	var de *nflog.DecodeError
+	require.ErrorAs(t, acc.Errors[0], &de)
+
+	acc.ClearMetrics()
+	require.NoError(t, n.Gather(acc))
+	stats, ok := acc.Get("nflog_stats")
+	require.True(t, ok)
+	require.Equal(t, int64(2), stats.Fields["packets_received"])
+	require.Equal(t, int64(1), stats.Fields["decode_errors"])
+	require.Equal(t, int64(2), n.stats.received.Get())
+	require.Equal(t, int64(1), n.stats.decodeErrors.Get())
+
+	// The statistics are registered through the injected collector, under
+	// the measurement "nflog" (internal_nflog in inputs.internal).
+	var names []string
+	for _, m := range selfstat.Metrics() {
+		if m.Name() == "internal_nflog" {
+			for _, f := range m.FieldList() {
+				names = append(names, f.Key)
+			}
+		}
+	}
+	require.Subset(t, names, []string{"packets_received", "overruns", "packets_lost", "decode_errors", "buffer_growths", "counter_overflows"})
+}
+
+// truncated is a message whose only attribute claims 100 bytes but has none.
+func truncated() message {
+	m := msg(nflog.FamilyIPv4, 5, recorded)
+	m.raw = append(m.raw, 100, 0, 1, 0)
+	return m
+}
+
+func TestErrorsAreRateLimited(t *testing.T) {
+	var acc testutil.Accumulator
+	l := errorLimiter{every: time.Hour}
+	for range 5 {
+		l.add(&acc, errors.New("bad"))
+	}
+	require.Len(t, acc.Errors, 1)
+	l.flush(&acc) // too early
+	require.Len(t, acc.Errors, 1)
+
+	l.last = time.Now().Add(-2 * time.Hour)
+	l.flush(&acc)
+	require.Len(t, acc.Errors, 2)
+	require.ErrorContains(t, acc.Errors[1], "4 more errors")
+
+	l.last = time.Now().Add(-2 * time.Hour)
+	l.add(&acc, errors.New("bad"))
+	l.add(&acc, errors.New("bad"))
+	l.last = time.Now().Add(-2 * time.Hour)
+	l.add(&acc, errors.New("worse"))
+	require.Len(t, acc.Errors, 4)
+	require.ErrorContains(t, acc.Errors[3], "worse (1 similar errors suppressed")
+}
+
+func TestReplayShippedCapture(t *testing.T) {
+	// nflog/testdata/lo-mixed.pcap, recorded by nflog/testdata/capture.sh.
+	const path = "../../../nflog/testdata/lo-mixed.pcap"
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("no capture: %v", err)
+	}
+	n := newPlugin(t, func(n *NFLOG) {
+		n.ExtraTags = []string{"gid", "hook", "ip_proto"}
+		n.ExtraFields = []string{"dport", "captured_len"}
+	})
+	n.ReplayFile(path)
+	require.NoError(t, n.Init())
+	var acc testutil.Accumulator
+	require.NoError(t, n.Start(&acc))
+	<-n.Done()
+	n.Stop()
+	require.NoError(t, n.Err())
+	require.Empty(t, acc.Errors)
+	require.NotEmpty(t, acc.Metrics)
+
+	var sawUID, sawCut, sawMark bool
+	for _, m := range acc.Metrics {
+		require.Equal(t, "nflog", m.Measurement)
+		require.NotEmpty(t, m.Tags["prefix"])
+		require.Contains(t, []string{"ipv4", "ipv6"}, m.Tags["proto"])
+		if m.Tags["uid"] == "1234" {
+			sawUID = true
+			require.Equal(t, "5678", m.Tags["gid"])
+			require.Equal(t, "output", m.Tags["hook"])
+		}
+		if m.Tags["prefix"] == "in udp" {
+			// --nflog-size 48 cut the payload, len is the real length.
+			sawCut = true
+			require.Equal(t, int64(48), m.Fields["captured_len"])
+			require.Greater(t, m.Fields["len"].(int64), int64(48))
+			require.Equal(t, "lo", m.Tags["indev"])
+		}
+		if m.Tags["prefix"] == "in icmp" {
+			sawMark = true
+			require.Equal(t, int64(0x2a), m.Fields["mark"])
+		}
+		require.True(t, strings.HasPrefix(m.Tags["prefix"], "in") || strings.HasPrefix(m.Tags["prefix"], "out"))
+	}
+	require.True(t, sawUID, "no packet with uid 1234")
+	require.True(t, sawCut, "no packet cut to 48 bytes")
+	require.True(t, sawMark, "no packet with a mark")
+}
+
+func TestStopWithoutStart(t *testing.T) {
+	n := newPlugin(t, nil)
+	require.NoError(t, n.Init())
+	n.Stop()
+	var acc testutil.Accumulator
+	require.NoError(t, n.Gather(&acc))
+	require.Empty(t, acc.Metrics)
+}
+
+func TestStartFailsWithoutNamespace(t *testing.T) {
+	n := newPlugin(t, func(n *NFLOG) { n.Netns = "/run/netns/does-not-exist-nflog" })
+	require.NoError(t, n.Init())
+	var acc testutil.Accumulator
+	err := n.Start(&acc)
+	require.ErrorContains(t, err, "netns")
+	require.ErrorIs(t, err, os.ErrNotExist)
+	n.Stop()
+}
+
+// nopAccumulator drops everything, to measure the plugin alone.
+type nopAccumulator struct{ telegraf.Accumulator }
+
+func (nopAccumulator) AddFields(string, map[string]any, map[string]string, ...time.Time) {}
+
+func BenchmarkAdd(b *testing.B) {
+	t := &testing.T{}
+	data := capture(t, msg(nflog.FamilyIPv4, 5, recorded,
+		hdrAttr(0x0800, nflog.HookInput), tsAttr(t0), u32Attr(nflog.AttrInDev, 1),
+		payloadAttr(ipv4("192.0.2.1", "198.51.100.2", 17, 128, udp(40000, 53, 100))),
+		prefixAttr("DROP:wan"), u32Attr(nflog.AttrUID, 1000)))
+	for _, mode := range []string{"packets", "counters"} {
+		b.Run(mode, func(b *testing.B) {
+			n := &NFLOG{Groups: []int{5}, Metrics: mode, MaxCounterSeries: 10, Log: testutil.Logger{},
+				PrefixPattern: `^(?P<action>[A-Z]+):(?P<zone>\w+)`}
+			n.Statistics = selfstat.NewCollector(nil)
+			defer n.Statistics.UnregisterAll()
+			require.NoError(b, n.Init())
+			r, err := nflog.NewFileReader(bytes.NewReader(data), nil)
+			require.NoError(b, err)
+			p, err := r.Next(context.Background())
+			require.NoError(b, err)
+			b.ReportAllocs()
+			for b.Loop() {
+				n.build.add(nopAccumulator{}, &p)
+			}
+		})
+	}
+}
