@@ -138,6 +138,9 @@ const (
 	MaxFlushTimeout   = 4294967295 * 10 * time.Millisecond // a be32 count of 1/100 s
 	MaxReadBufferSize = 1<<30 - 1
 	MaxCopyRange      = copyRangeMax
+	// NetlinkBufferSize is 0 (the kernel's default) or within these.
+	MinNetlinkBufferSize = nlbufsizMin
+	MaxNetlinkBufferSize = nlbufsizMax
 )
 
 // timeoutTicks converts FlushTimeout to the kernel's hundredths of a second,
@@ -151,9 +154,10 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 }
 
-// validate checks every option against its range and names the one that is
-// wrong, so that the kernel never silently ignores a setting.
-func (c *Config) validate(groups []int) error {
+// Validate checks every option, and the groups, against their ranges as
+// Open does; the error names the option that is wrong and its range. The
+// kernel would silently ignore some of these values.
+func (c *Config) Validate(groups []int) error {
 	if len(groups) == 0 {
 		return invalid("no group given: pass at least one NFLOG group (0-%d)", MaxGroup)
 	}

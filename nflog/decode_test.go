@@ -262,13 +262,13 @@ func TestConfigValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := c.cfg.validate(c.groups)
+			err := c.cfg.Validate(c.groups)
 			require.ErrorIs(t, err, ErrInvalidConfig)
 			require.ErrorContains(t, err, c.want)
 		})
 	}
 	ok := Config{FlushTimeout: MaxFlushTimeout, ReadBufferSize: MaxReadBufferSize, NetlinkBufferSize: 131072, CopyRange: MaxCopyRange, Flags: 7}
-	require.NoError(t, ok.validate([]int{0, 65535}))
+	require.NoError(t, ok.Validate([]int{0, 65535}))
 }
 
 func TestTimeoutTicks(t *testing.T) {
@@ -302,11 +302,11 @@ func TestLayers(t *testing.T) {
 		{"ipv6 hop-by-hop icmpv6", Packet{Family: FamilyIPv6, HwProtocol: 0x86dd, Payload: ipv6hbh},
 			Layers{EtherType: 0x86dd, Src: netip.IPv6Unspecified(), Dst: netip.IPv6Unspecified(), Protocol: 58, Length: 52, TTL: 1, HasICMP: true, ICMPType: 135, TransportOffset: 48}, true},
 		{"tcp cut by copy range: real length from the header", Packet{Family: FamilyIPv4, HwProtocol: 0x0800, Payload: tcp},
-			Layers{EtherType: 0x0800, Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.2"), Protocol: 6, Length: 1500, TTL: 64, HasPorts: true, SrcPort: 12345, DstPort: 80, TCPFlags: 0x12, TransportOffset: 20}, true},
+			Layers{EtherType: 0x0800, Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.2"), Protocol: 6, Length: 1500, TTL: 64, HasPorts: true, SrcPort: 12345, DstPort: 80, HasTCPFlags: true, TCPFlags: 0x12, TransportOffset: 20}, true},
 		{"non-first fragment has no ports", Packet{Family: FamilyIPv4, HwProtocol: 0x0800, Payload: frag},
 			Layers{EtherType: 0x0800, Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.2"), Protocol: 17, Length: 40, TTL: 64, Fragment: true, TransportOffset: 20}, true},
 		{"netdev egress: payload from the ethernet header", Packet{Family: FamilyNetdev, Hook: 1, HwProtocol: 0x0800, Payload: eth(0x0800, tcp)},
-			Layers{EtherType: 0x0800, Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.2"), Protocol: 6, Length: 1500, TTL: 64, HasPorts: true, SrcPort: 12345, DstPort: 80, TCPFlags: 0x12, TransportOffset: 34}, true},
+			Layers{EtherType: 0x0800, Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.2"), Protocol: 6, Length: 1500, TTL: 64, HasPorts: true, SrcPort: 12345, DstPort: 80, HasTCPFlags: true, TCPFlags: 0x12, TransportOffset: 34}, true},
 		{"arp output: payload from the ethernet header", Packet{Family: FamilyARP, Hook: 1, HwProtocol: 0x0806, Payload: eth(0x0806, arp)},
 			Layers{EtherType: 0x0806, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Length: 28}, true},
 		{"arp input: payload from the arp header", Packet{Family: FamilyARP, HwProtocol: 0x0806, Payload: arp},

@@ -26,7 +26,10 @@ type Layers struct {
 
 	HasPorts         bool // TCP, UDP, UDP-Lite, SCTP, DCCP
 	SrcPort, DstPort uint16
-	TCPFlags         uint8 // FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, ...
+
+	// HasTCPFlags: the copy range reached the TCP flags byte.
+	HasTCPFlags bool
+	TCPFlags    uint8 // FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, ...
 
 	HasICMP            bool // ICMP or ICMPv6
 	ICMPType, ICMPCode uint8
@@ -168,7 +171,7 @@ func parseTransport(b []byte, l *Layers) {
 	switch l.Protocol {
 	case 6: // TCP
 		if len(b) >= 14 {
-			l.TCPFlags = b[13]
+			l.HasTCPFlags, l.TCPFlags = true, b[13]
 		}
 		fallthrough
 	case 17, 136, 132, 33: // UDP, UDP-Lite, SCTP, DCCP: ports come first

@@ -44,7 +44,7 @@ func OpenGroups(groups []int, cfg *Config) (*Reader, error) {
 	if cfg != nil {
 		c = *cfg
 	}
-	if err := c.validate(groups); err != nil {
+	if err := c.Validate(groups); err != nil {
 		return nil, err
 	}
 	groups = append([]int(nil), groups...)
@@ -123,11 +123,11 @@ func (r *Reader) bind(group int, c *Config) error {
 		return &OpError{Op: "bind", Group: group, Err: err}
 	}
 
-	err = r.configure(group, attrs)
+	err = r.configure(context.Background(), group, attrs)
 	if errors.Is(err, unix.EAGAIN) && c.Flags&FlagConntrack != 0 {
 		// The kernel just loaded nf_conntrack_netlink for the conntrack flag
 		// and asks for the request again.
-		err = r.configure(group, attrs)
+		err = r.configure(context.Background(), group, attrs)
 	}
 	if err != nil {
 		return &OpError{Op: "bind", Group: group, Err: r.src.(*socketSource).explainBindError(group, err, c)}
@@ -138,14 +138,14 @@ func (r *Reader) bind(group int, c *Config) error {
 // configure sends one config request for group and waits for its
 // acknowledgement. Packets that arrive meanwhile (another group of the same
 // socket may already be bound) are queued, not lost.
-func (r *Reader) configure(group int, attrs []byte) error {
+func (r *Reader) configure(ctx context.Context, group int, attrs []byte) error {
 	s := r.src.(*socketSource)
 	data := make([]byte, nfgenmsgLen, nfgenmsgLen+len(attrs))
 	data[0] = unix.AF_UNSPEC
 	binary.BigEndian.PutUint16(data[2:], uint16(group))
 	data = append(data, attrs...)
 
-	ctx, cancel := context.WithTimeout(context.Background(), configTimeout)
+	ctx, cancel := context.WithTimeout(ctx, configTimeout)
 	defer cancel()
 	if err := r.lock(ctx); err != nil {
 		return err
@@ -178,6 +178,31 @@ func (r *Reader) configure(group int, attrs []byte) error {
 		r.dispatch(b, nil)
 	}
 	return ackErr
+}
+
+// Shutdown unbinds every group, which makes the kernel send the packets it
+// still holds in its batch (up to FlushTimeout's worth), queues them, and
+// closes the reader. The queued packets stay readable (Next, TryNext, Loop,
+// All) until ErrClosed. Use it instead of Close to stop without losing the
+// last batch. It waits for the receive lock, so stop other readers first
+// (cancel their contexts); ctx bounds the wait.
+func (r *Reader) Shutdown(ctx context.Context) error {
+	if _, ok := r.src.(*socketSource); !ok || r.closed() {
+		return r.Close()
+	}
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint8(cfgAttrCmd, cfgCmdUnbind)
+	attrs, err := ae.Encode()
+	if err != nil {
+		return errors.Join(err, r.Close())
+	}
+	var errs []error
+	for _, g := range r.groups {
+		if err := r.configure(ctx, g, attrs); err != nil {
+			errs = append(errs, &OpError{Op: "unbind", Group: g, Err: err})
+		}
+	}
+	return errors.Join(append(errs, r.Close())...)
 }
 
 // explainBindError turns the kernel's answer into an error that says what

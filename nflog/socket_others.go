@@ -2,7 +2,10 @@
 
 package nflog
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Open is available on Linux only; elsewhere it returns ErrNotSupported.
 // Capture files (OpenFile) work everywhere.
@@ -34,3 +37,6 @@ func (*interfaceNames) close()             {}
 
 // newHostInterfaceNames returns nil off Linux: names stay empty.
 func newHostInterfaceNames() (*interfaceNames, error) { return nil, nil }
+
+// Shutdown is Close off Linux, where only capture files can be read.
+func (r *Reader) Shutdown(context.Context) error { return r.Close() }

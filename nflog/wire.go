@@ -367,3 +367,18 @@ func swapTLVHeaders(b []byte, swapped bool, depth int) {
 }
 
 func nativeUint32(b []byte) uint32 { return binary.NativeEndian.Uint32(b) }
+
+// Decode decodes one message body as the kernel sends it after the netlink
+// header, or as a capture file record holds it (nfgenmsg and attributes,
+// attribute headers in host byte order), into a packet that owns its memory.
+// recvTime stands in for the timestamp when the message has none. Interface
+// names are left empty. Readers do this for you; Decode is for messages
+// obtained elsewhere, and for tests.
+func Decode(msg []byte, recvTime time.Time) (Packet, error) {
+	var d decoder
+	var p Packet
+	if err := d.decode(cloneBytes(msg), false, recvTime, &p); err != nil {
+		return Packet{}, &DecodeError{Raw: cloneBytes(msg), Err: err}
+	}
+	return p, nil
+}
