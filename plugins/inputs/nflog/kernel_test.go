@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/nflogr/telegraf-nflog/nflog"
@@ -279,4 +280,27 @@ func TestIntegrationStartErrors(t *testing.T) {
 	require.ErrorContains(t, err, "opening NFLOG groups 7")
 	second.Stop()
 	require.True(t, errors.Is(err, nflog.ErrGroupBusy))
+}
+
+// Stopping Telegraf must not lose the packets the kernel still batches:
+// Stop unbinds the group, the kernel sends its pending batch, and the
+// plugin hands it to the accumulator before Stop returns.
+func TestIntegrationStopDeliversPendingBatch(t *testing.T) {
+	integration(t)
+	nftest.RequireTools(t, "iptables")
+	ns := nftest.NewNetNS(t)
+	ns.Iptables(t, "-A", "OUTPUT", "-p", "udp", "--dport", "9", "-j", "NFLOG",
+		"--nflog-group", strconv.Itoa(testGroup), "--nflog-threshold", "50")
+	var acc testutil.Accumulator
+	n := startInNamespace(t, ns, &acc, func(n *NFLOG) {
+		n.QueueThreshold = 50
+		n.FlushTimeout = config.Duration(time.Minute) // the kernel holds them
+	})
+	nftest.SendUDP(t, ns, "127.0.0.1:9", []byte("pending"), 7)
+	time.Sleep(100 * time.Millisecond)
+	require.Zero(t, acc.NMetrics(), "the kernel still holds the batch")
+	start := time.Now()
+	n.Stop()
+	require.Less(t, time.Since(start), time.Second)
+	require.Equal(t, uint64(7), acc.NMetrics())
 }

@@ -88,6 +88,7 @@ type NFLOG struct {
 	done     chan struct{}
 	wg       sync.WaitGroup
 	stopping atomic.Bool
+	acc      telegraf.Accumulator // for the final drain in Stop
 	trace    bool
 	readErr  atomic.Pointer[error]
 }
@@ -390,6 +391,7 @@ func (n *NFLOG) Start(acc telegraf.Accumulator) error {
 		return startError(fmt.Errorf("opening NFLOG groups %s: %w", joinInts(n.Groups), err))
 	}
 	n.reader = r
+	n.acc = acc
 	n.stopping.Store(false)
 	n.readErr.Store(nil)
 	n.trace = n.Log.Level().Includes(telegraf.Trace)
@@ -511,23 +513,56 @@ func (n *NFLOG) updateStats() map[string]any {
 	return fields
 }
 
+// stopBudget bounds Stop: Telegraf and execd expect a prompt return.
+const stopBudget = 800 * time.Millisecond
+
+// Stop ends reading without losing the packets the kernel still batches
+// (up to flush_timeout's worth): it stops the reading goroutine, unbinds the
+// groups so that the kernel sends its pending batch, and hands out what was
+// received, all within stopBudget. Packets it cannot hand out in time are
+// reported in a warning, not dropped silently.
 func (n *NFLOG) Stop() {
-	n.stopping.Store(true)
+	deadline := time.Now().Add(stopBudget)
+	n.stopping.Store(true) // the callback ends Loop; the rest of its batch stays queued
 	if n.cancel != nil {
 		n.cancel()
 	}
-	if n.reader != nil {
-		if err := n.reader.Close(); err != nil {
-			n.Log.Debugf("Closing the reader: %v", err)
-		}
-	}
 	n.wg.Wait()
+	if n.reader != nil {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		if err := n.reader.Shutdown(ctx); err != nil {
+			n.Log.Debugf("Unbinding the groups: %v", err)
+		}
+		cancel()
+		n.drain(deadline)
+	}
 	if n.netnsFD != nil {
 		n.netnsFD.Close()
 		n.netnsFD = nil
 	}
 	if n.reader != nil {
 		n.updateStats()
+	}
+}
+
+// drain hands out the packets the closed reader still holds, until deadline.
+func (n *NFLOG) drain(deadline time.Time) {
+	if n.acc == nil || n.build == nil {
+		return
+	}
+	for time.Now().Before(deadline) {
+		p, err := n.reader.TryNext()
+		switch {
+		case err == nil:
+			n.build.add(n.acc, &p)
+		case nflog.IsTemporary(err) && !errors.Is(err, nflog.ErrWouldBlock):
+			continue
+		default:
+			return
+		}
+	}
+	if left := n.reader.Queued(); left > 0 {
+		n.Log.Warnf("Stopping: %d received packets were not handed out within %v", left, stopBudget)
 	}
 }
 
