@@ -6,9 +6,9 @@ FUZZTIME  ?= 60s
 SMOKEFUZZ ?= 5s
 BIN       := bin/telegraf-nflog
 PKGS      := ./...
-# Debian packages the kernel tests and the demo use.
-APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps
-TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl
+# Debian packages the kernel tests, the end-to-end test (influxdb) and the demo use.
+APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb
+TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd
 
 .PHONY: all build test unit deps lint fuzz fuzz-smoke bench demo clean
 
@@ -38,6 +38,7 @@ unit:
 lint:
 	@out=$$(gofmt -s -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt -s needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) run github.com/influxdata/telegraf/tools/readme_linter@v1.37.2 plugins/inputs/nflog/README.md
 
 FUZZ_TARGETS := FuzzDecode FuzzConntrack FuzzDatagram FuzzCaptureFile
 

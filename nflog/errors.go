@@ -21,20 +21,20 @@ var (
 	// ErrOverrun reports that the socket receive buffer overflowed and the
 	// kernel dropped at least one message (ENOBUFS). It is returned only
 	// with OverrunError; the reader stays usable.
-	ErrOverrun = errors.New("nflog: socket receive buffer overrun, messages were dropped")
+	ErrOverrun = errors.New("socket receive buffer overrun, messages were dropped")
 
 	// ErrMalformed reports a message that does not follow the wire format.
 	// Decoding errors wrap it inside a *DecodeError; the reader stays usable.
 	ErrMalformed = errors.New("malformed message")
 
 	// ErrPermission: the process lacks CAP_NET_ADMIN.
-	ErrPermission = errors.New("nflog: permission denied")
+	ErrPermission = errors.New("permission denied")
 
 	// ErrGroupBusy: the group is bound by another netlink socket.
-	ErrGroupBusy = errors.New("nflog: group already bound by another socket")
+	ErrGroupBusy = errors.New("group already bound by another socket")
 
 	// ErrNotSupported: the kernel (or platform) lacks what was asked for.
-	ErrNotSupported = errors.New("nflog: not supported")
+	ErrNotSupported = errors.New("not supported")
 
 	// ErrInvalidConfig wraps every validation error of Open.
 	ErrInvalidConfig = errors.New("nflog: invalid configuration")

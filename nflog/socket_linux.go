@@ -453,7 +453,7 @@ func (s *socketSource) growReadBuffer(max int) (bool, error) {
 func (r *Reader) ReadBufferSize() (int, error) {
 	s, ok := r.src.(*socketSource)
 	if !ok {
-		return 0, fmt.Errorf("%w: a capture file has no socket", ErrNotSupported)
+		return 0, fmt.Errorf("nflog: %w: a capture file has no socket", ErrNotSupported)
 	}
 	return s.readBuffer()
 }
@@ -463,7 +463,7 @@ func (r *Reader) ReadBufferSize() (int, error) {
 func (r *Reader) SetReadBufferSize(size int) (int, error) {
 	s, ok := r.src.(*socketSource)
 	if !ok {
-		return 0, fmt.Errorf("%w: a capture file has no socket", ErrNotSupported)
+		return 0, fmt.Errorf("nflog: %w: a capture file has no socket", ErrNotSupported)
 	}
 	if size <= 0 || size > MaxReadBufferSize {
 		return 0, invalid("read buffer size %d is out of range 1-%d bytes", size, MaxReadBufferSize)

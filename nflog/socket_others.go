@@ -15,7 +15,7 @@ func Open(group int, cfg *Config) (*Reader, error) {
 
 // OpenGroups is available on Linux only; elsewhere it returns ErrNotSupported.
 func OpenGroups(groups []int, cfg *Config) (*Reader, error) {
-	return nil, fmt.Errorf("%w: NFLOG is a Linux kernel facility", ErrNotSupported)
+	return nil, fmt.Errorf("nflog: %w: NFLOG is a Linux kernel facility", ErrNotSupported)
 }
 
 // ReadBufferSize returns ErrNotSupported off Linux.
