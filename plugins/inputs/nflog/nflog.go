@@ -32,10 +32,7 @@ import (
 //go:embed sample.conf
 var sampleConfig string
 
-// Limits of the options that the library does not export.
 const (
-	minNetlinkBufferSize = 4096
-	maxNetlinkBufferSize = 131072
 	// An IPv6 header: a smaller copy_range cannot give the real length.
 	minUsefulCopyRange = 40
 )
@@ -237,9 +234,9 @@ func (n *NFLOG) readerConfig() (nflog.Config, error) {
 	cfg.ReadBufferSize = int(n.ReadBufferSize)
 	cfg.MaxReadBufferSize = int(n.MaxReadBufferSize)
 
-	if n.NetlinkBufferSize != 0 && (n.NetlinkBufferSize < minNetlinkBufferSize || n.NetlinkBufferSize > maxNetlinkBufferSize) {
+	if n.NetlinkBufferSize != 0 && (n.NetlinkBufferSize < nflog.MinNetlinkBufferSize || n.NetlinkBufferSize > nflog.MaxNetlinkBufferSize) {
 		return cfg, fmt.Errorf("invalid netlink_buffer_size %d: use 0 (one page) or %d to %d bytes, the kernel ignores other values",
-			n.NetlinkBufferSize, minNetlinkBufferSize, maxNetlinkBufferSize)
+			n.NetlinkBufferSize, nflog.MinNetlinkBufferSize, nflog.MaxNetlinkBufferSize)
 	}
 	cfg.NetlinkBufferSize = uint32(n.NetlinkBufferSize)
 
