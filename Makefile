@@ -10,7 +10,7 @@ PKGS      := ./...
 APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb
 TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd
 
-.PHONY: all build test unit deps lint fuzz fuzz-smoke bench demo clean
+.PHONY: all build test unit deps lint fuzz fuzz-smoke bench flood demo clean
 
 all: build
 
@@ -52,6 +52,11 @@ fuzz:
 ## bench: micro-benchmarks (decode, metric building).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## flood: the NFLOG flood benchmark (root): C baseline, library, tcpdump, execd;
+## FLOODFLAGS="-runs 3 -json results.json". See bench/README.md.
+flood: build
+	$(GO) run ./bench/cmd/nflog-bench -execd $(BIN) $(FLOODFLAGS)
 
 clean:
 	rm -rf bin

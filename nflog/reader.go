@@ -37,8 +37,11 @@ type Reader struct {
 	buf      []byte
 	scratch  Packet            // the packet Loop hands to its callback
 	nextSeq  map[uint16]uint32 // per group: the sequence number expected next
-	awaitSeq uint32            // netlink sequence of a pending config request
-	ack      *error            // where the acknowledgement of awaitSeq goes
+	seqGroup uint16            // the group whose expected number is in seqWant
+	seqWant  uint32            // (not yet written back to nextSeq)
+	seqValid bool
+	awaitSeq uint32 // netlink sequence of a pending config request
+	ack      *error // where the acknowledgement of awaitSeq goes
 
 	mu      sync.Mutex // guards pending
 	pending []entry    // received, decoded, not yet read
@@ -473,16 +476,26 @@ func (r *Reader) account(p *Packet) {
 	if !p.Has(AttrSeq) {
 		return
 	}
-	want, seen := r.nextSeq[p.Group]
-	if !seen && !r.src.seqFromZero() {
-		want = p.Seq
+	// Consecutive messages nearly always belong to the same group: keep its
+	// expected number at hand rather than in the map.
+	if r.seqGroup != p.Group || !r.seqValid {
+		if r.seqValid {
+			r.nextSeq[r.seqGroup] = r.seqWant
+		}
+		want, seen := r.nextSeq[p.Group]
+		if !seen && !r.src.seqFromZero() {
+			want = p.Seq
+		}
+		r.seqGroup, r.seqWant, r.seqValid = p.Group, want, true
 	}
-	if gap := p.Seq - want; gap != 0 && gap < 1<<31 { // ignore reordering and duplicates
+	gap := p.Seq - r.seqWant
+	if gap >= 1<<31 { // behind the expected number: reordered or duplicated
+		return
+	}
+	if gap != 0 {
 		r.lost.Add(uint64(gap))
 	}
-	if !seen || p.Seq-want < 1<<31 {
-		r.nextSeq[p.Group] = p.Seq + 1
-	}
+	r.seqWant = p.Seq + 1
 }
 
 // errorMessage handles NLMSG_ERROR: the acknowledgement of a config request

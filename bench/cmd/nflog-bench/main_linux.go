@@ -1,0 +1,377 @@
+//go:build linux
+
+// Command nflog-bench is the NFLOG flood benchmark: it runs each consumer
+// against the same NFLOG rule and settings, floods the rule with small UDP
+// datagrams from a fresh network namespace, and reports per consumer the
+// packets sent, received and lost, the CPU time per message (user+sys of
+// the consumer process) and its ratio to the C reader's from the same run,
+// and the peak RSS.
+//
+//	sudo go run ./bench/cmd/nflog-bench [-runs 3] [-execd bin/telegraf-nflog]
+//
+// Consumers: "c" (a minimal reader on libnetfilter_log, the baseline),
+// "go-zerocopy" and "go-copy" (this module's reader, Reader.Loop and
+// Reader.Next, in bench/cmd/nflog-consumer), "tcpdump" (tcpdump -i nflog:G
+// -w /dev/null) and, with -execd, "execd" and "execd-counters" (the
+// telegraf-nflog binary writing line protocol to /dev/null, with metrics =
+// "packets" and "counters").
+//
+// Scenarios: "a" queue threshold 64 and an 8 MiB socket buffer; "b" threshold
+// 1, 8 MiB; "c" threshold 64 and a 128 KiB buffer that our reader may grow
+// to 8 MiB, flooded twice in one consumer lifetime (the loss of the second
+// flood shows whether the growth recovered). See bench/README.md.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	runs        int
+	count       int
+	duration    time.Duration
+	rate        float64
+	payload     int
+	scenarios   string
+	consumers   string
+	execd       string
+	binDir      string
+	group       int
+	rcvbuf      int
+	smallRcvbuf int
+	nlbuf       int
+	copyRange   int
+	flush       time.Duration
+	idle        time.Duration
+	stall       time.Duration
+	stallEvery  time.Duration
+	cpuSender   int
+	cpuConsumer int
+	jsonPath    string
+	profileDir  string
+	keep        bool
+	verbose     bool
+	render      string
+}
+
+const (
+	kindC             = "c"
+	kindGoZeroCopy    = "go-zerocopy"
+	kindGoCopy        = "go-copy"
+	kindTcpdump       = "tcpdump"
+	kindExecd         = "execd"
+	kindExecdCounters = "execd-counters"
+	// kindProbeRaw is not our reader: nflog-consumer -mode netpoll-raw reads
+	// the reader's socket through Go's netpoller with recvfrom issued by
+	// syscall.RawSyscall6, counting messages without decoding, to show what
+	// the library's read path could cost. Not run unless asked for.
+	kindProbeRaw = "probe-rawsyscall"
+)
+
+var (
+	allKinds     = []string{kindC, kindGoZeroCopy, kindGoCopy, kindTcpdump, kindExecd, kindExecdCounters, kindProbeRaw}
+	defaultKinds = allKinds[:len(allKinds)-1]
+)
+
+type scenario struct {
+	Name      string `json:"name"`
+	Title     string `json:"title"`
+	Threshold int    `json:"threshold"`
+	Rcvbuf    int    `json:"rcvbuf"`
+	MaxRcvbuf int    `json:"max_rcvbuf,omitempty"` // for our reader
+	Floods    int    `json:"floods"`
+	// Stall and StallEvery: the consumer is stopped (SIGSTOP) for Stall
+	// every StallEvery during each flood, as a consumer that stalls now and
+	// then (a GC pause, a slow output) would be.
+	Stall      time.Duration `json:"stall,omitempty"`
+	StallEvery time.Duration `json:"stall_every,omitempty"`
+	kinds      []string
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.runs, "runs", 1, "repeat every trial this many times and report medians")
+	flag.IntVar(&o.count, "count", 1_000_000, "datagrams per flood at most")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "time per flood at most")
+	flag.Float64Var(&o.rate, "rate", 0, "flood rate limit, datagrams/s (0: as fast as the sender can)")
+	flag.IntVar(&o.payload, "size", 64, "UDP payload bytes")
+	flag.StringVar(&o.scenarios, "scenarios", "a,b,c", "scenarios to run: a (Q=64, 8 MiB), b (Q=1, 8 MiB), c (Q=64, 128 KiB growing to 8 MiB, two floods)")
+	flag.StringVar(&o.consumers, "consumers", strings.Join(defaultKinds, ","), "consumers to run (execd ones only with -execd): "+strings.Join(allKinds, ", "))
+	flag.StringVar(&o.execd, "execd", "", `telegraf-nflog binary to benchmark ("auto": build ./cmd/telegraf-nflog; empty: skip)`)
+	flag.StringVar(&o.binDir, "bin-dir", "", "directory with prebuilt nflog-consumer and nflog-flood (default: go build them)")
+	flag.IntVar(&o.group, "group", 7, "NFLOG group")
+	flag.IntVar(&o.rcvbuf, "rcvbuf", 8<<20, "socket receive buffer of scenarios a and b, and growth cap of c, bytes")
+	flag.IntVar(&o.smallRcvbuf, "small-rcvbuf", 128<<10, "starting receive buffer of scenario c, bytes")
+	flag.IntVar(&o.nlbuf, "nlbuf", 65536, "kernel batch buffer (NLBUFSIZ) for the C reader, our reader and execd, bytes")
+	flag.IntVar(&o.copyRange, "copy-range", 128, "copy range (the rule also has --nflog-size 128)")
+	flag.DurationVar(&o.flush, "flush", 100*time.Millisecond, "flush timeout")
+	flag.DurationVar(&o.idle, "idle", time.Second, "consumers exit after this long without packets")
+	flag.DurationVar(&o.stall, "stall", 20*time.Millisecond, "scenario c: stop the consumer (SIGSTOP) for this long ...")
+	flag.DurationVar(&o.stallEvery, "stall-every", 100*time.Millisecond, "... every this long during each flood, so that a small buffer overflows (0: never)")
+	flag.IntVar(&o.cpuSender, "cpu-sender", 0, "CPU to pin the sender to (-1: no pinning)")
+	flag.IntVar(&o.cpuConsumer, "cpu-consumer", 1, "CPU to pin the consumer to (-1: no pinning)")
+	flag.StringVar(&o.jsonPath, "json", "", `write every trial and the medians as JSON to this file ("-": stdout, after the tables)`)
+	flag.StringVar(&o.profileDir, "profile-dir", "", "write a CPU profile of each of our consumers' trials into this directory")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, execd configs, outputs)")
+	flag.BoolVar(&o.verbose, "v", false, "log every step")
+	flag.StringVar(&o.render, "render", "", "print the tables of a saved -json report (no root needed) and exit")
+	flag.Parse()
+
+	if o.render != "" {
+		r, err := rerender(o.render)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nflog-bench:", err)
+			os.Exit(1)
+		}
+		r.writeMarkdown(os.Stdout)
+		return
+	}
+
+	if err := run(&o); err != nil {
+		fmt.Fprintln(os.Stderr, "nflog-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type harness struct {
+	o        *options
+	tmp      string
+	flood    string
+	consumer string
+	creader  string
+	execd    string
+	tcpdump  string
+	seq      int
+}
+
+func (h *harness) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "# "+format+"\n", args...)
+}
+
+func (h *harness) debugf(format string, args ...any) {
+	if h.o.verbose {
+		h.logf(format, args...)
+	}
+}
+
+func run(o *options) error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (network namespaces, iptables, NFLOG sockets): sudo go run ./bench/cmd/nflog-bench")
+	}
+	if o.runs < 1 || o.count < 1 || o.duration <= 0 || o.duration > 2*time.Minute {
+		return errors.New("-runs and -count must be positive and -duration in (0, 2m]")
+	}
+	for _, tool := range []string{"ip", "iptables"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is missing: apt-get install iproute2 iptables", tool)
+		}
+	}
+	if runtime.NumCPU() < 2 {
+		o.cpuSender, o.cpuConsumer = -1, -1
+	}
+
+	scenarios, err := pickScenarios(o)
+	if err != nil {
+		return err
+	}
+	kinds, err := pickKinds(o)
+	if err != nil {
+		return err
+	}
+
+	if len(kinds) == 0 {
+		return errors.New("no consumer to run")
+	}
+	tmp, err := os.MkdirTemp("", "nflog-bench-")
+	if err != nil {
+		return err
+	}
+	h := &harness{o: o, tmp: tmp}
+	if o.keep {
+		h.logf("keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	stopOnSignal()
+
+	if err := h.prepare(kinds); err != nil {
+		return err
+	}
+	kinds = slices.DeleteFunc(kinds, func(k string) bool {
+		if k == kindTcpdump && h.tcpdump == "" {
+			h.logf("tcpdump not found: skipping it (apt-get install tcpdump)")
+			return true
+		}
+		return false
+	})
+
+	var trials []*trial
+	for run := 1; run <= o.runs; run++ {
+		for _, sc := range scenarios {
+			var runTrials []*trial
+			// Rotate the order from run to run, so that drift during a
+			// run does not always favour the same consumer.
+			order := append(slices.Clone(kinds[(run-1)%len(kinds):]), kinds[:(run-1)%len(kinds)]...)
+			for _, k := range order {
+				if !slices.Contains(sc.kinds, k) {
+					continue
+				}
+				h.logf("run %d/%d, scenario %s (%s), consumer %s", run, o.runs, sc.Name, sc.Title, k)
+				t := h.runTrial(sc, k, run)
+				if t.Err != "" {
+					h.logf("  error: %s", t.Err)
+				} else {
+					h.logf("  %s", t.summary())
+				}
+				runTrials = append(runTrials, t)
+			}
+			setRatios(runTrials)
+			trials = append(trials, runTrials...)
+		}
+	}
+
+	rep := makeReport(o, scenarios, kinds, trials)
+	rep.writeMarkdown(os.Stdout)
+	if o.jsonPath != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		b = append(b, '\n')
+		if o.jsonPath == "-" {
+			os.Stdout.Write(b)
+		} else if err := os.WriteFile(o.jsonPath, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pickScenarios(o *options) ([]scenario, error) {
+	all := []scenario{
+		{Name: "a", Title: "threshold 64, 8 MiB buffer", Threshold: 64, Rcvbuf: o.rcvbuf, Floods: 1, kinds: allKinds},
+		{Name: "b", Title: "threshold 1, 8 MiB buffer", Threshold: 1, Rcvbuf: o.rcvbuf, Floods: 1, kinds: allKinds},
+		{Name: "c", Title: "threshold 64, 128 KiB buffer growing to 8 MiB, two floods", Threshold: 64,
+			Rcvbuf: o.smallRcvbuf, MaxRcvbuf: o.rcvbuf, Floods: 2, Stall: o.stall, StallEvery: o.stallEvery,
+			kinds: []string{kindC, kindGoZeroCopy}},
+	}
+	if o.smallRcvbuf != 128<<10 || o.rcvbuf != 8<<20 {
+		all[0].Title = fmt.Sprintf("threshold 64, %s buffer", size(o.rcvbuf))
+		all[1].Title = fmt.Sprintf("threshold 1, %s buffer", size(o.rcvbuf))
+		all[2].Title = fmt.Sprintf("threshold 64, %s buffer growing to %s, two floods", size(o.smallRcvbuf), size(o.rcvbuf))
+	}
+	if o.stall > 0 && o.stallEvery > o.stall {
+		all[2].Title += fmt.Sprintf(", consumer stopped %v every %v", o.stall, o.stallEvery)
+	} else {
+		all[2].Stall, all[2].StallEvery = 0, 0
+	}
+	var out []scenario
+	for _, name := range strings.Split(o.scenarios, ",") {
+		name = strings.TrimSpace(name)
+		i := slices.IndexFunc(all, func(s scenario) bool { return s.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown scenario %q in -scenarios: use a, b, c", name)
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+func pickKinds(o *options) ([]string, error) {
+	var out []string
+	for _, k := range strings.Split(o.consumers, ",") {
+		k = strings.TrimSpace(k)
+		if !slices.Contains(allKinds, k) {
+			return nil, fmt.Errorf("unknown consumer %q in -consumers: use %s", k, strings.Join(allKinds, ", "))
+		}
+		if (k == kindExecd || k == kindExecdCounters) && o.execd == "" {
+			continue
+		}
+		out = append(out, k)
+	}
+	if !slices.Contains(out, kindC) {
+		fmt.Fprintln(os.Stderr, "# warning: without the c consumer there is no baseline to compare with")
+	}
+	return out, nil
+}
+
+// prepare builds or finds every binary the chosen consumers need.
+func (h *harness) prepare(kinds []string) error {
+	bin := h.o.binDir
+	if bin == "" {
+		bin = filepath.Join(h.tmp, "bin")
+		h.logf("building nflog-consumer and nflog-flood")
+		if err := buildGo(bin, "./bench/cmd/nflog-consumer", "./bench/cmd/nflog-flood"); err != nil {
+			return err
+		}
+	}
+	h.flood = filepath.Join(bin, "nflog-flood")
+	h.consumer = filepath.Join(bin, "nflog-consumer")
+	for _, p := range []string{h.flood, h.consumer} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("missing %s: %w", p, err)
+		}
+	}
+	if slices.Contains(kinds, kindC) {
+		c, err := buildCReader(h.tmp, h.logf)
+		if err != nil {
+			return err
+		}
+		h.creader = c
+	}
+	if slices.Contains(kinds, kindTcpdump) {
+		h.tcpdump, _ = exec.LookPath("tcpdump")
+	}
+	if h.o.execd == "auto" {
+		h.logf("building telegraf-nflog")
+		if err := buildGo(filepath.Join(h.tmp, "bin"), "./cmd/telegraf-nflog"); err != nil {
+			return err
+		}
+		h.execd = filepath.Join(h.tmp, "bin", "telegraf-nflog")
+	} else if h.o.execd != "" {
+		p, err := filepath.Abs(h.o.execd)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("-execd: %w", err)
+		}
+		h.execd = p
+	}
+	return nil
+}
+
+// stopOnSignal makes SIGINT/SIGTERM clean up the namespaces and children of
+// the trial in progress before exiting.
+func stopOnSignal() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-c
+		fmt.Fprintf(os.Stderr, "nflog-bench: %v: cleaning up\n", s)
+		cleanup.runAll()
+		os.Exit(130)
+	}()
+}
+
+func size(b int) string {
+	switch {
+	case b >= 1<<20 && b%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", b>>20)
+	case b >= 1<<10 && b%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", b>>10)
+	}
+	return fmt.Sprintf("%d B", b)
+}

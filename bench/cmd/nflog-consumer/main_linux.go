@@ -1,0 +1,364 @@
+//go:build linux
+
+// Command nflog-consumer reads one NFLOG group with this module's nflog
+// reader and does minimal work per packet (it sums the payload lengths), to
+// measure the library's own cost in the flood benchmark (nflog-bench).
+//
+//	nflog-consumer -group 7 -netns /run/netns/NAME -mode zerocopy \
+//	    -threshold 64 -rcvbuf 8388608 -nlbuf 65536 -copy-range 128
+//
+// It reads until -idle passes without a packet (after the first one), or
+// SIGTERM/SIGINT, then prints the reader's counters as one JSON object on
+// stdout. SIGUSR1 prints the counters so far as a JSON line with
+// "snapshot": true and goes on.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nflogr/telegraf-nflog/nflog"
+)
+
+type result struct {
+	Snapshot     bool   `json:"snapshot,omitempty"`
+	Mode         string `json:"mode"`
+	Received     uint64 `json:"received"`
+	Overruns     uint64 `json:"overruns"`
+	Lost         uint64 `json:"lost"`
+	DecodeErrors uint64 `json:"decode_errors"`
+	Growths      uint64 `json:"growths"`
+	Handled      uint64 `json:"handled"`
+	PayloadBytes uint64 `json:"payload_bytes"`
+	Rcvbuf       int    `json:"rcvbuf"`
+	// Mallocs is the number of heap allocations while reading (from
+	// runtime.MemStats), watchdog and signal handling included.
+	Mallocs uint64 `json:"mallocs"`
+}
+
+func main() {
+	group := flag.Int("group", 0, "NFLOG group")
+	nsPath := flag.String("netns", "", "network namespace to read in (e.g. /run/netns/NAME); empty: the current one")
+	mode := flag.String("mode", "zerocopy", `"zerocopy" (Reader.Loop) or "copy" (Reader.Next); probes that bypass the library's read path, counting netlink messages without decoding: "rawfd" (blocking recv(2) on Reader.Fd from a locked thread), "netpoll" (the netpoller and recvfrom through syscall.Syscall, as the library reads), "netpoll-raw" (the same through syscall.RawSyscall)`)
+	threshold := flag.Uint("threshold", 64, "queue threshold (packets per batch)")
+	flush := flag.Duration("flush", 100*time.Millisecond, "flush timeout")
+	rcvbuf := flag.Int("rcvbuf", 8<<20, "socket receive buffer, bytes (0: system default)")
+	maxRcvbuf := flag.Int("max-rcvbuf", 0, "grow the receive buffer on overrun up to this size, bytes (0: never)")
+	nlbuf := flag.Uint("nlbuf", 65536, "kernel batch buffer (NLBUFSIZ), bytes (0: one page)")
+	copyRange := flag.Uint("copy-range", 128, "bytes of each packet to copy (0: all)")
+	ifnames := flag.Bool("ifnames", true, "resolve interface names (the library's default)")
+	cancelCtx := flag.Bool("cancel-ctx", false, "read with a cancellable context (as the plugin does) instead of context.Background and Close")
+	idle := flag.Duration("idle", time.Second, "exit after this long without packets, once one arrived")
+	maxWait := flag.Duration("max-wait", time.Minute, "exit after this long if no packet arrives at all")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	flag.Parse()
+
+	switch *mode {
+	case "zerocopy", "copy", "rawfd", "netpoll", "netpoll-raw":
+	default:
+		fatal(fmt.Errorf(`-mode %q: use "zerocopy", "copy", "rawfd", "netpoll" or "netpoll-raw"`, *mode))
+	}
+	probe := *mode == "rawfd" || *mode == "netpoll" || *mode == "netpoll-raw"
+	cfg := nflog.Config{
+		FlushTimeout:          *flush,
+		QueueThreshold:        uint32(*threshold),
+		ReadBufferSize:        *rcvbuf,
+		MaxReadBufferSize:     *maxRcvbuf,
+		NetlinkBufferSize:     uint32(*nlbuf),
+		CopyMode:              nflog.CopyPacket,
+		CopyRange:             uint32(*copyRange),
+		Flags:                 nflog.FlagSequence,
+		OnOverrun:             nflog.OverrunCount,
+		DisableInterfaceNames: !*ifnames,
+	}
+	if *nsPath != "" {
+		fd, err := unix.Open(*nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fatal(fmt.Errorf("opening -netns: %w", err))
+		}
+		defer unix.Close(fd)
+		cfg.NetNS = fd
+	}
+	r, err := nflog.Open(*group, &cfg)
+	if err != nil {
+		fatal(err)
+	}
+
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+
+	out := json.NewEncoder(os.Stdout)
+	var outMu sync.Mutex
+	var handled, payloadBytes uint64 // owned by the reading goroutine until it ends
+	finalRcvbuf := 0
+	var mallocs uint64
+	var stopping atomic.Bool
+	report := func(snapshot bool) {
+		st := r.Stats()
+		res := result{
+			Snapshot: snapshot, Mode: *mode,
+			Received: st.Received, Overruns: st.Overruns, Lost: st.Lost,
+			DecodeErrors: st.DecodeErrors, Growths: st.BufferGrowths,
+		}
+		if snapshot {
+			res.Rcvbuf, _ = r.ReadBufferSize()
+		} else {
+			res.Handled, res.PayloadBytes, res.Rcvbuf, res.Mallocs = handled, payloadBytes, finalRcvbuf, mallocs
+		}
+		outMu.Lock()
+		defer outMu.Unlock()
+		out.Encode(res)
+	}
+
+	ctx := context.Background()
+	var cancel context.CancelFunc = func() {}
+	if *cancelCtx {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	stop := sync.OnceFunc(func() {
+		finalRcvbuf, _ = r.ReadBufferSize() // unreadable once closed
+		stopping.Store(true)
+		cancel()
+		r.Close()
+	})
+
+	var rawCount rawCounter
+	if probe {
+		report = func(snapshot bool) {
+			outMu.Lock()
+			defer outMu.Unlock()
+			n := rawCount.n.Load()
+			out.Encode(result{Snapshot: snapshot, Mode: *mode, Received: n, Handled: n, Rcvbuf: finalRcvbuf})
+		}
+		rawCount.stats = func() uint64 { return rawCount.n.Load() }
+	}
+
+	// The watchdog ends the run on a signal or when packets stop coming;
+	// it polls the reader's counters, so the per-packet path stays free
+	// of any synchronisation.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(max(*idle/10, 10*time.Millisecond))
+		defer tick.Stop()
+		start := time.Now()
+		var last uint64
+		lastChange := start
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-sigs:
+				if s == syscall.SIGUSR1 {
+					report(true)
+					continue
+				}
+				stop()
+				return
+			case now := <-tick.C:
+				st := r.Stats()
+				n := st.Received + st.DecodeErrors
+				if rawCount.stats != nil {
+					n = rawCount.stats()
+				}
+				if n != last {
+					last, lastChange = n, now
+					continue
+				}
+				if (n > 0 && now.Sub(lastChange) >= *idle) || (n == 0 && now.Sub(start) >= *maxWait) {
+					stop()
+					return
+				}
+			}
+		}
+	}()
+
+	var readErr error
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mallocs0 := ms.Mallocs
+	switch *mode {
+	case "zerocopy":
+		fn := func(p *nflog.Packet) error {
+			handled++
+			payloadBytes += uint64(len(p.Payload))
+			return nil
+		}
+		for {
+			err := r.Loop(ctx, -1, fn)
+			if err == nil || nflog.IsTemporary(err) {
+				continue
+			}
+			readErr = err
+			break
+		}
+	case "rawfd":
+		readErr = rawRead(r.Fd(), &rawCount, &stopping)
+	case "netpoll", "netpoll-raw":
+		readErr = pollRead(r.Fd(), *mode == "netpoll-raw", &rawCount, &stopping)
+	case "copy":
+		for {
+			p, err := r.Next(ctx)
+			if err == nil {
+				handled++
+				payloadBytes += uint64(len(p.Payload))
+				continue
+			}
+			if nflog.IsTemporary(err) {
+				continue
+			}
+			readErr = err
+			break
+		}
+	}
+	runtime.ReadMemStats(&ms)
+	mallocs = ms.Mallocs - mallocs0
+	close(done)
+	// A read blocked while the reader is closed may fail with something
+	// else than ErrClosed; only an error before stopping is worth telling.
+	if readErr != nil && !stopping.Load() && !errors.Is(readErr, nflog.ErrClosed) {
+		fmt.Fprintln(os.Stderr, "nflog-consumer: read:", readErr)
+		stop()
+		report(false)
+		os.Exit(1)
+	}
+	stop()
+	report(false)
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "nflog-consumer:", err)
+	os.Exit(1)
+}
+
+// rawCounter counts the messages of the rawfd probe.
+type rawCounter struct {
+	n     atomic.Uint64
+	stats func() uint64
+}
+
+// rawRead is the rawfd probe: what a Go reader costs when it blocks in
+// recv(2) on its own OS thread like the C reader, instead of parking in the
+// netpoller. It counts NFULNL_MSG_PACKET messages and decodes nothing.
+func rawRead(fd int, c *rawCounter, stopping *atomic.Bool) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK); err != nil {
+		return err
+	}
+	tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for !stopping.Load() {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		switch err {
+		case nil:
+		case unix.EAGAIN, unix.EINTR, unix.ENOBUFS:
+			continue
+		default:
+			return err
+		}
+		c.n.Add(countPackets(buf[:n]))
+	}
+	return nil
+}
+
+// countPackets walks the netlink headers of a datagram and counts the
+// NFULNL_MSG_PACKET messages.
+func countPackets(b []byte) uint64 {
+	var k uint64
+	for len(b) >= unix.NLMSG_HDRLEN {
+		l := int(*(*uint32)(unsafe.Pointer(&b[0])))
+		if l < unix.NLMSG_HDRLEN || l > len(b) {
+			break
+		}
+		if *(*uint16)(unsafe.Pointer(&b[4])) == 0x0400 { // NFULNL_MSG_PACKET
+			k++
+		}
+		b = b[min((l+3)&^3, len(b)):]
+	}
+	return k
+}
+
+// pollRead is the netpoll probes: a dup of the reader's socket in Go's
+// netpoller, read like the library reads (non-blocking recvfrom inside
+// RawConn.Read), with the recvfrom issued through syscall.Syscall6 or,
+// with raw, syscall.RawSyscall6 (which skips entersyscall/exitsyscall and
+// so never wakes a sleeping sysmon thread; fine for a call that cannot block).
+func pollRead(fd int, raw bool, c *rawCounter, stopping *atomic.Bool) error {
+	nfd, err := unix.Dup(fd)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(nfd), "nflog") // non-blocking: registered with the netpoller
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	go func() { // wake the read when the run stops
+		for !stopping.Load() {
+			time.Sleep(50 * time.Millisecond)
+		}
+		f.SetReadDeadline(time.Unix(1, 0))
+	}()
+	buf := make([]byte, 1<<20)
+	for !stopping.Load() {
+		var n uintptr
+		var errno syscall.Errno
+		err := rc.Read(func(fd uintptr) bool {
+			if raw {
+				n, _, errno = syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
+			} else {
+				n, _, errno = syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
+			}
+			return errno != unix.EAGAIN
+		})
+		if err != nil {
+			if stopping.Load() {
+				return nil
+			}
+			return err
+		}
+		switch errno {
+		case 0:
+			c.n.Add(countPackets(buf[:min(int(n), len(buf))]))
+		case unix.EINTR, unix.ENOBUFS:
+		default:
+			return errno
+		}
+	}
+	return nil
+}
