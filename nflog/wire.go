@@ -253,7 +253,10 @@ func cString(b []byte) []byte {
 // internTable returns the same string for equal prefixes, so that decoding a
 // prefix allocates only the first time it is seen. Firewall prefixes are few;
 // the table stops growing at internMax entries and then allocates.
-type internTable struct{ m map[string]string }
+type internTable struct {
+	m    map[string]string
+	last string // consecutive messages usually come from the same rule
+}
 
 const internMax = 4096
 
@@ -261,7 +264,11 @@ func (t *internTable) intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
+	if string(b) == t.last { // compared in place, no allocation
+		return t.last
+	}
 	if s, ok := t.m[string(b)]; ok { // no allocation: the compiler optimises this lookup
+		t.last = s
 		return s
 	}
 	s := string(b)
@@ -270,6 +277,7 @@ func (t *internTable) intern(b []byte) string {
 	}
 	if len(t.m) < internMax {
 		t.m[s] = s
+		t.last = s
 	}
 	return s
 }
