@@ -10,7 +10,7 @@ PKGS      := ./...
 APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb
 TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd
 
-.PHONY: all build test unit deps lint fuzz fuzz-smoke bench flood demo clean
+.PHONY: all build test unit deps lint fuzz fuzz-smoke soak bench flood demo clean
 
 all: build
 
@@ -40,14 +40,21 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) run github.com/influxdata/telegraf/tools/readme_linter@v1.37.2 plugins/inputs/nflog/README.md
 
-FUZZ_TARGETS := FuzzDecode FuzzConntrack FuzzDatagram FuzzCaptureFile
+# Fuzz targets as package:Target.
+FUZZ_TARGETS := ./nflog:FuzzDecode ./nflog:FuzzConntrack ./nflog:FuzzDatagram ./nflog:FuzzCaptureFile \
+                ./plugins/inputs/nflog:FuzzConfig ./plugins/inputs/nflog:FuzzMetricOutput
 
 fuzz-smoke:
-	@for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(SMOKEFUZZ) ./nflog/ || exit 1; done
+	@for t in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(SMOKEFUZZ) $${t%%:*}/ || exit 1; done
 
 ## fuzz: the long run; FUZZTIME=10m make fuzz.
 fuzz:
-	@for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./nflog/ || exit 1; done
+	@for t in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}/ || exit 1; done
+
+SOAKTIME ?= 10m
+## soak: long overload run (root): restarts and floods, accounting and memory checked every round.
+soak:
+	NFLOG_SOAK=$(SOAKTIME) $(GO) test -race -count=1 -timeout 0 -run '^TestIntegrationSoak$$' -v ./plugins/inputs/nflog/
 
 ## bench: micro-benchmarks (decode, metric building).
 bench:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/influxdata/telegraf"
@@ -148,7 +149,7 @@ func (b *builder) add(acc telegraf.Accumulator, p *nflog.Packet) {
 			prefix = strings.ToValidUTF8(prefix, "\uFFFD")
 		}
 		if prefix != "" {
-			b.tag("prefix", prefix)
+			b.tag("prefix", tagValue(prefix))
 			if b.prefixRE != nil {
 				kv := b.prefixTags(prefix)
 				for i := 0; i+1 < len(kv); i += 2 {
@@ -275,6 +276,37 @@ func (b *builder) tag(name, value string) {
 	b.key = append(b.key, 0)
 }
 
+// tagValue makes an outside string (a log prefix and what prefix_pattern
+// takes from it, an interface name: any bytes but NUL) safe for every
+// output: each byte of invalid UTF-8, each control character (C0, DEL, C1)
+// and a trailing backslash become U+FFFD. Line protocol cannot carry them:
+// Telegraf's serializer writes a newline or a tab as the two characters
+// `\n` or `\t`, which parsers read back as such, and drops a trailing
+// backslash (and the tag, when nothing is left), while JSON turns invalid
+// UTF-8 into U+FFFD. With this, line protocol and JSON show the same value,
+// and it parses back unchanged.
+func tagValue(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean && !strings.HasSuffix(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	for i, r := range s { // invalid UTF-8 comes as utf8.RuneError
+		if unicode.IsControl(r) || r == '\\' && i == len(s)-1 {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // prefixTags returns the tags that prefix_pattern's named groups extract
 // from prefix, as name, value pairs, lower-cased. Prefixes are few (one per
 // rule), so results are cached.
@@ -288,7 +320,7 @@ func (b *builder) prefixTags(prefix string) []string {
 			if name == "" || m[2*i] < 0 || m[2*i] == m[2*i+1] {
 				continue
 			}
-			kv = append(kv, name, strings.ToLower(prefix[m[2*i]:m[2*i+1]]))
+			kv = append(kv, name, tagValue(strings.ToLower(prefix[m[2*i]:m[2*i+1]])))
 		}
 	}
 	if len(b.prefixes) >= cacheLimit {
@@ -310,11 +342,11 @@ func (b *builder) number(n uint32) string {
 	return s
 }
 
-// ifName is the interface's name, or "ifindexN" when names are not
-// resolved.
+// ifName is the interface's name, made safe for the outputs, or
+// "ifindexN" when names are not resolved.
 func ifName(name string, index uint32) string {
 	if name != "" {
-		return name
+		return tagValue(name)
 	}
 	return "ifindex" + strconv.FormatUint(uint64(index), 10)
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -321,7 +322,13 @@ func (n *NFLOG) newBuilder() (*builder, error) {
 	if n.PrefixPattern != "" {
 		re, err := regexp.Compile(n.PrefixPattern)
 		if err != nil {
-			return nil, fmt.Errorf("invalid prefix_pattern: %w", err)
+			// Quoted: the regexp's error holds the pattern's text raw, and
+			// a newline in it would forge a line in Telegraf's log.
+			var se *syntax.Error
+			if errors.As(err, &se) {
+				return nil, fmt.Errorf("invalid prefix_pattern %q: %s in %q", n.PrefixPattern, se.Code, se.Expr)
+			}
+			return nil, fmt.Errorf("invalid prefix_pattern %q: %q", n.PrefixPattern, err.Error())
 		}
 		named := 0
 		for _, name := range re.SubexpNames() {
@@ -347,7 +354,13 @@ func (n *NFLOG) openSocket() (*nflog.Reader, error) {
 	if n.netnsPath != "" {
 		f, err := os.Open(n.netnsPath)
 		if err != nil {
-			return nil, fmt.Errorf("opening network namespace of netns = %q: %w (create it with \"ip netns add\" or fix the path)", n.Netns, err)
+			// Without the *PathError, which holds the path raw.
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("opening network namespace %q of netns = %q: %w (create it with \"ip netns add\" or fix the path)",
+				n.netnsPath, n.Netns, err)
 		}
 		n.netnsFD = f
 		cfg.NetNS = int(f.Fd())

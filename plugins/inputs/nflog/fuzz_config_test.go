@@ -1,0 +1,136 @@
+//go:build linux
+
+package nflog
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/selfstat"
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/nflogr/telegraf-nflog/nflog"
+)
+
+// FuzzConfig feeds arbitrary TOML through Telegraf's own loader and the
+// plugin's Init. Invariants: nothing panics; a configuration that Init
+// accepts is within every limit of the library and the kernel (so that
+// the only errors left for Start are those of the running system); a
+// rejected one gets an error of one printable line, so that text from the
+// file cannot forge log lines.
+func FuzzConfig(f *testing.F) {
+	f.Add(testutil.DefaultSampleConfig(sampleConfig))
+	f.Add([]byte(sampleConfig))
+	for _, body := range []string{
+		"groups = [0, 65535]\ncopy_range = 0\nsequence = \"global\"\nextra_fields = [\"seq\", \"seq_global\"]",
+		"groups = [1]\ncopy_range = \"65531B\"\nread_buffer_size = \"1GiB\"\nmax_read_buffer_size = 0",
+		"groups = [1]\ncopy_range = 65532",
+		"groups = [1]\nnetlink_buffer_size = \"4KiB\"\nflush_timeout = \"42949672.95s\"\nqueue_threshold = 4294967295",
+		"groups = [1]\nmetrics = \"both\"\nmax_counter_series = 1\nextra_tags = [\"family\", \"group\", \"hook\", \"physindev\", \"physoutdev\", \"gid\", \"ip_proto\"]",
+		"groups = [1, 1]",
+		"groups = [-1]\non_overrun = \"drop\"",
+		"groups = [1]\nnetns = \"blue\"",
+		"groups = [1]\nnetns = \"a\\nb\"",
+		"groups = [1]\nprefix_pattern = '^(?P<action>[A-Z]+):(?P<zone>\\w+)'",
+		"groups = [1]\nprefix_pattern = \"(?P<a>\\n\\u001b[31m\"",
+		"groups = [1]\nprefix_pattern = \"(?P<a>x)[\\nE! forged\"",
+		"groups = [1]\nprefix_pattern = '(?P<proto>x)'",
+		"groups = [1]\ncopy_mode = \"meta\\r\\nE! forged\"",
+		"groups = [1]\nread_buffer_size = \"9EiB\"",
+		"groups = [1]\nflush_timeout = \"-1ns\"",
+		"groups = [1]\ninterval = \"1s\"\nalias = \"x\"\ntags = {a = \"b\"}",
+	} {
+		f.Add([]byte("[[inputs.nflog]]\n" + body + "\n"))
+	}
+	f.Add([]byte("[[inputs.nflog]]\ngroups = [1]\n[[inputs.nflog]]\ngroups = [2]\n"))
+	f.Add([]byte("[agent]\ninterval = \"1s\"\n[[inputs.nflog]]\ngroups = [3]\n"))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := config.NewConfig()
+		loadErr := c.LoadConfigData(data, config.EmptySourcePath)
+		for _, ri := range c.Inputs {
+			t.Cleanup(func() {
+				for _, s := range []selfstat.Stat{ri.MetricsGathered, ri.GatherTime, ri.GatherTimeouts, ri.StartupErrors} {
+					s.Unregister()
+				}
+				tags := map[string]string{"_id": ri.Config.ID, "input": ri.Config.Name}
+				if ri.Config.Alias != "" {
+					tags["alias"] = ri.Config.Alias
+				}
+				selfstat.Unregister("gather", "errors", tags)
+			})
+			n, ok := ri.Input.(*NFLOG)
+			if !ok {
+				t.Fatalf("input %T", ri.Input)
+			}
+			t.Cleanup(n.Statistics.UnregisterAll)
+			if loadErr != nil {
+				continue
+			}
+			if err := n.Init(); err != nil {
+				if msg := err.Error(); msg == "" || strings.ContainsFunc(msg, unicode.IsControl) {
+					t.Fatalf("Init error is not one printable line: %q", msg)
+				}
+				continue
+			}
+			if err := checkInitialised(n); err != nil {
+				t.Fatalf("Init accepted an invalid configuration: %v\n%+v", err, options(n))
+			}
+		}
+	})
+}
+
+// checkInitialised checks what Init promises about an accepted
+// configuration, independently of how Init validates it.
+func checkInitialised(n *NFLOG) error {
+	cfg := n.cfg
+	switch {
+	case len(n.Groups) == 0:
+		return fmt.Errorf("no group")
+	case slices.ContainsFunc(n.Groups, func(g int) bool { return g < 0 || g > nflog.MaxGroup }):
+		return fmt.Errorf("group out of range in %v", n.Groups)
+	case len(slices.Compact(slices.Sorted(slices.Values(n.Groups)))) != len(n.Groups):
+		return fmt.Errorf("group listed twice in %v", n.Groups)
+	case cfg.CopyMode > nflog.CopyNone:
+		return fmt.Errorf("copy mode %v", cfg.CopyMode)
+	case cfg.CopyRange > nflog.MaxCopyRange || int64(cfg.CopyRange) != int64(n.CopyRange):
+		return fmt.Errorf("copy range %d from %d", cfg.CopyRange, n.CopyRange)
+	case cfg.FlushTimeout < 0 || cfg.FlushTimeout > nflog.MaxFlushTimeout:
+		return fmt.Errorf("flush timeout %v", cfg.FlushTimeout)
+	case cfg.ReadBufferSize < 0 || cfg.ReadBufferSize > nflog.MaxReadBufferSize:
+		return fmt.Errorf("read buffer %d", cfg.ReadBufferSize)
+	case cfg.MaxReadBufferSize < 0 || cfg.MaxReadBufferSize > nflog.MaxReadBufferSize ||
+		cfg.MaxReadBufferSize != 0 && cfg.MaxReadBufferSize < cfg.ReadBufferSize:
+		return fmt.Errorf("max read buffer %d (read buffer %d)", cfg.MaxReadBufferSize, cfg.ReadBufferSize)
+	case cfg.NetlinkBufferSize != 0 && (cfg.NetlinkBufferSize < 4096 || cfg.NetlinkBufferSize > 131072):
+		return fmt.Errorf("netlink buffer %d", cfg.NetlinkBufferSize)
+	case cfg.OnOverrun > nflog.OverrunIgnore:
+		return fmt.Errorf("overrun policy %v", cfg.OnOverrun)
+	case cfg.Flags&^(nflog.FlagSequence|nflog.FlagGlobalSequence) != 0:
+		return fmt.Errorf("flags %#x", cfg.Flags)
+	case cfg.NetNS != 0:
+		return fmt.Errorf("a namespace fd before Start")
+	case (n.Netns == "") != (n.netnsPath == ""), n.netnsPath != "" && !filepath.IsAbs(n.netnsPath):
+		return fmt.Errorf("netns %q -> %q", n.Netns, n.netnsPath)
+	case n.build == nil || !n.build.packets && !n.build.counters:
+		return fmt.Errorf("no metric to build")
+	case n.build.counters && (n.build.series == nil || n.MaxCounterSeries < 1):
+		return fmt.Errorf("counters without a bound")
+	case time.Duration(n.FlushTimeout) != cfg.FlushTimeout:
+		return fmt.Errorf("flush timeout %v became %v", n.FlushTimeout, cfg.FlushTimeout)
+	}
+	if n.build.prefixRE != nil {
+		for _, name := range n.build.prefixRE.SubexpNames() {
+			if name != "" && reservedTag(name) {
+				return fmt.Errorf("prefix_pattern group %q shadows a tag", name)
+			}
+		}
+	}
+	return nil
+}
