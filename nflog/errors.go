@@ -31,7 +31,7 @@ var (
 	ErrPermission = errors.New("permission denied")
 
 	// ErrGroupBusy: the group is bound by another netlink socket.
-	ErrGroupBusy = errors.New("group already bound by another socket")
+	ErrGroupBusy = errors.New("group busy: already bound by another netlink socket")
 
 	// ErrNotSupported: the kernel (or platform) lacks what was asked for.
 	ErrNotSupported = errors.New("not supported")
