@@ -25,12 +25,10 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/models"
-	"github.com/influxdata/telegraf/plugins/common/shim"
 
 	_ "github.com/nflogr/telegraf-nflog/plugins/inputs/nflog"
 )
@@ -132,12 +130,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	if o.pcap != "" || o.format != "influx" {
-		err = runStream(input, &o, log, stdin, stdout)
-	} else {
-		err = runShim(input, o.pollInterval)
-	}
-	if err != nil {
+	if err := runStream(input, &o, log, stdin, stdout); err != nil {
 		log.Errorf("Exiting: %v", err)
 		return 1
 	}
@@ -148,9 +141,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// newInput loads, wires and initialises the plugin, in the order the shim
-// needs: the logger and statistics are injected before Init, and the shim
-// gets the plugin only afterwards (shim.AddInput would replace the logger).
+// newInput loads, wires and initialises the plugin: the logger and
+// statistics are injected before Init (shim.AddInput would replace the
+// logger and call Init itself).
 func newInput(o *options, log *lineLogger) (telegraf.Input, error) {
 	path := o.config
 	if o.pcap != "" && !o.configSet {
@@ -177,49 +170,6 @@ func newInput(o *options, log *lineLogger) (telegraf.Input, error) {
 		}
 	}
 	return input, nil
-}
-
-// runShim runs the plugin on Telegraf's shim, which writes line protocol to
-// stdout and stops on SIGTERM, SIGINT or the end of stdin.
-func runShim(input telegraf.Input, pollInterval time.Duration) error {
-	s := shim.New()
-	s.Input = input
-	if svc, ok := input.(telegraf.ServiceInput); ok {
-		if f, ok := input.(finisher); ok {
-			s.Input = &watchedInput{ServiceInput: svc, f: f}
-		}
-	}
-	if pollInterval == 0 {
-		pollInterval = shim.PollIntervalDisabled
-	}
-	if err := s.Run(pollInterval); err != nil {
-		return err
-	}
-	return nil
-}
-
-// watchedInput ends the shim when the plugin's reader stops on an error it
-// cannot recover from, so that the process exits non-zero and execd
-// restarts it. The shim has no way to be stopped from outside but its
-// signals, so the process sends itself SIGTERM, which the shim handles as a
-// clean shutdown.
-type watchedInput struct {
-	telegraf.ServiceInput
-	f finisher
-}
-
-func (w *watchedInput) Start(acc telegraf.Accumulator) error {
-	if err := w.ServiceInput.Start(acc); err != nil {
-		return err
-	}
-	done := w.f.Done()
-	go func() {
-		<-done
-		if w.f.Err() != nil {
-			_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
-		}
-	}()
-	return nil
 }
 
 func versionString() string {

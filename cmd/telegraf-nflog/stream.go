@@ -19,16 +19,18 @@ import (
 	"github.com/influxdata/telegraf/plugins/serializers/json"
 )
 
-// runStream is the binary's own runner, used where the shim does not fit:
-// JSON output (the shim writes only line protocol) and replaying a capture
-// (the shim runs until stdin ends or a signal, not until the input is
-// done). It behaves like the shim otherwise: Gather on every poll tick and
-// every line on stdin, a clean stop on SIGTERM, SIGINT or the end of stdin.
+// runStream runs the plugin: it writes its metrics to stdout, calls Gather
+// on every poll tick and every line on stdin, and stops cleanly on SIGTERM,
+// SIGINT or the end of stdin, as Telegraf's shim does. The configuration is
+// loaded with the shim (config.go); the run loop is the binary's own,
+// because the shim writes every metric with a write system call of its own:
+// at 200k packets a second that was a quarter of the binary's CPU (make
+// flood, scenario a, same run: 3.49 µs/message on the shim, 2.67 here,
+// where writes are buffered and flushed whenever the metric queue drains).
+// It also writes JSON, which the shim cannot, and knows when the plugin's
+// reader has ended (a capture file, or an error it cannot recover from),
+// which the shim learns only from a signal.
 //
-// When replaying, stdin is not watched (it may be the capture itself, and
-// a replay run with stdin at /dev/null must not end at once); the run ends
-// when the file does, after a last Gather so that counters and statistics
-// cover the whole file.
 func runStream(input telegraf.Input, o *options, log *lineLogger, stdin io.Reader, stdout io.Writer) error {
 	ser, err := newSerializer(o.format)
 	if err != nil {
