@@ -30,7 +30,6 @@ import (
 // It also writes JSON, which the shim cannot, and knows when the plugin's
 // reader has ended (a capture file, or an error it cannot recover from),
 // which the shim learns only from a signal.
-//
 func runStream(input telegraf.Input, o *options, log *lineLogger, stdin io.Reader, stdout io.Writer) error {
 	ser, err := newSerializer(o.format)
 	if err != nil {
