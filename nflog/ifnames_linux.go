@@ -23,6 +23,12 @@ type interfaceNames struct {
 	netns   int
 	mu      sync.Mutex // serialises writers of names
 	stopped chan struct{}
+
+	last struct { // the last lookup; see name
+		table *map[uint32]string
+		index uint32
+		name  string
+	}
 }
 
 func newInterfaceNames(netns int) (*interfaceNames, error) {
@@ -114,10 +120,20 @@ func (n *interfaceNames) update(index uint32, name string) {
 // name returns the interface's name, or "ifindexN" for an index the
 // namespace does not (or no longer) know, so that the value stays stable.
 func (n *interfaceNames) name(index uint32) string {
-	if s, ok := (*n.names.Load())[index]; ok {
-		return s
+	m := n.names.Load()
+	// Consecutive packets mostly name the same interface: remember the
+	// last answer for this version of the table (a map lookup was a tenth
+	// of the reader's CPU under flood). Only the reader's decoder calls
+	// name, under its receive lock.
+	if m == n.last.table && index == n.last.index {
+		return n.last.name
 	}
-	return unknownInterface(index)
+	s, ok := (*m)[index]
+	if !ok {
+		s = unknownInterface(index)
+	}
+	n.last.table, n.last.index, n.last.name = m, index, s
+	return s
 }
 
 func (n *interfaceNames) close() {
