@@ -107,6 +107,7 @@ func inode(t *testing.T, path string) uint64 {
 }
 
 func TestNetNSLifecycle(t *testing.T) {
+	RequireKernel(t) // here, not only in the subtest, whose skip would look like a failure below
 	var name, path string
 	var fd int
 	t.Run("create", func(t *testing.T) {
