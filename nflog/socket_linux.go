@@ -323,8 +323,6 @@ type socketSource struct {
 
 	rd recvState // guarded by the reader's receive lock
 
-	mu      sync.Mutex // guards rcvbuf
-	rcvbuf  int        // granted size, as the caller would ask for it
 	closeMu sync.Once
 }
 
@@ -456,9 +454,6 @@ func (s *socketSource) readBuffer() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	s.rcvbuf = v / 2
-	s.mu.Unlock()
 	return v / 2, nil
 }
 
