@@ -111,7 +111,8 @@ type nameResolver interface {
 // when the kernel sent none. The Unknown slice of p is reused.
 func (d *decoder) decode(body []byte, swap bool, recvTime time.Time, p *Packet) error {
 	unknown := p.Unknown[:0]
-	*p = Packet{Unknown: unknown, Raw: body, swapped: swap}
+	*p = Packet{} // cleared in place: a composite literal here built a temporary and copied it
+	p.Unknown, p.Raw, p.swapped = unknown, body, swap
 	if len(body) < nfgenmsgLen {
 		return fmt.Errorf("%w: message has %d bytes, shorter than the 4-byte nfgenmsg header", ErrMalformed, len(body))
 	}
