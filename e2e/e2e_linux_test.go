@@ -230,8 +230,16 @@ func TestE2EStockTelegraf(t *testing.T) {
 	}
 	// No error at all, and no warning from our binary (execd logs its
 	// stderr lines under [inputs.execd]). Telegraf's own deprecation
-	// warnings are not ours to fix.
+	// warnings are not ours to fix, nor is one shutdown race of Telegraf
+	// 1.37.2: internal/process cmdWait calls Cmd.Wait while its stdout and
+	// stderr readers still read, and Wait closes those pipes, so a child
+	// that exits promptly on stdin EOF can make execd log "read |0: file
+	// already closed" once Telegraf is stopping.
 	for _, line := range strings.Split(readFile(t, tg.stderr), "\n") {
+		if strings.Contains(line, "[inputs.execd]") && strings.HasSuffix(line, ": file already closed") {
+			t.Logf("Telegraf's execd shutdown race (tolerated): %s", line)
+			continue
+		}
 		if strings.Contains(line, " E! ") ||
 			(strings.Contains(line, " W! ") && strings.Contains(line, "[inputs.execd]")) {
 			t.Errorf("Telegraf logged: %s", line)
