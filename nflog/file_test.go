@@ -227,3 +227,36 @@ func TestCaptureTimestampFallsBackToRecordTime(t *testing.T) {
 	require.False(t, p.Has(AttrTimestamp))
 	require.WithinDuration(t, time.Unix(1795707358, 756048000), p.Timestamp, time.Millisecond)
 }
+
+// Close unblocks a read waiting for the next record of a capture arriving
+// through a pipe (found in review: close waited for the read's lock).
+func TestCloseUnblocksCaptureRead(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	defer pw.Close()
+	full, err := os.ReadFile("testdata/lo-mixed.pcap")
+	require.NoError(t, err)
+	_, err = pw.Write(full[:24]) // the file header only
+	require.NoError(t, err)
+	r, err := newFileReader(pr, pr, &FileConfig{DisableInterfaceNames: true})
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Next(context.Background())
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { r.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(time.Second):
+		t.Fatal("Close blocked behind a read of the capture")
+	}
+	select {
+	case err := <-errc:
+		require.Error(t, err)
+	case <-time.After(time.Second):
+		t.Fatal("the blocked read did not return after Close")
+	}
+}

@@ -40,8 +40,8 @@ type Packet struct {
 	InDev, OutDev, PhysInDev, PhysOutDev                 uint32
 	InDevName, OutDevName, PhysInDevName, PhysOutDevName string
 
-	// HwAddr is the link-layer source address (NFULA_HWADDR), HwAddrLen
-	// bytes long.
+	// HwAddr is the link-layer source address (NFULA_HWADDR), cut to the
+	// length the kernel reported (hw_addrlen).
 	HwAddr   []byte
 	HwType   uint16 // ARPHRD_* of the input device (1 Ethernet, 772 loopback)
 	HwLen    uint16 // length of HwHeader as the kernel reported it
@@ -78,7 +78,9 @@ type Packet struct {
 	Unknown []RawAttribute
 
 	// Raw is the message as received: the nfgenmsg header and the
-	// attributes, in RawByteOrder. It is what [PcapWriter] writes.
+	// attributes, their headers in host byte order (or in the capturing
+	// host's order, for a capture file of the other endianness). It is what
+	// [PcapWriter] writes.
 	Raw []byte
 
 	present uint32 // bit n set: attribute n was sent
@@ -110,8 +112,8 @@ func (p *Packet) Has(a Attr) bool {
 
 func (p *Packet) set(a Attr) { p.present |= 1 << a }
 
-// Clone returns a deep copy of p whose byte slices share no memory with p,
-// with a single allocation for all of them.
+// Clone returns a deep copy of p whose byte slices share no memory with p:
+// one allocation for all the bytes (plus one for Unknown, when set).
 func (p *Packet) Clone() Packet {
 	c := *p
 	if len(p.Raw) == 0 {
@@ -120,6 +122,7 @@ func (p *Packet) Clone() Packet {
 		c.HwHeader = cloneBytes(p.HwHeader)
 		c.Payload = cloneBytes(p.Payload)
 		c.L2Header = cloneBytes(p.L2Header)
+		c.Conntrack.Labels = cloneBytes(p.Conntrack.Labels)
 		return c
 	}
 	raw := make([]byte, len(p.Raw))
@@ -162,10 +165,13 @@ func rebase(sub, src, dst []byte) []byte {
 	return dst[off : off+len(sub) : off+len(sub)]
 }
 
-// Map returns the packet as a map of attribute names to Go values, like
-// nflogr's dict(data): only attributes the kernel sent appear, plus family,
-// group, hook and timestamp. Byte values are hex strings, except payload,
-// which stays []byte.
+// Map returns the packet as a map of names to Go values, like nflogr's
+// dict(data): family, group, timestamp, timestamp_us and kernel_time
+// always; the attributes the kernel sent (hook with the packet header,
+// interface names with their indexes, ...); and what Layers decodes
+// (length, src, dst, ip_proto, sport, dport, icmp_type, icmp_code).
+// hwaddr is colon-separated, other byte values are hex strings, and payload
+// stays []byte.
 func (p *Packet) Map() map[string]any {
 	m := map[string]any{
 		"family":       p.Family.String(),

@@ -47,7 +47,8 @@ func OpenFile(path string, cfg *FileConfig) (*Reader, error) {
 }
 
 // NewFileReader is OpenFile for an io.Reader. Closing the Reader does not
-// close rd.
+// close rd, and a read blocked in rd (a pipe) is not interrupted by Close or
+// a context: make rd return, or use OpenFile.
 func NewFileReader(rd io.Reader, cfg *FileConfig) (*Reader, error) {
 	return newFileReader(rd, nil, cfg)
 }
@@ -144,14 +145,14 @@ func (s *fileSource) receive(ctx context.Context, _ []byte, _ bool) (batch, erro
 func (s *fileSource) close() error {
 	var err error
 	s.once.Do(func() {
+		// Not under s.mu: a receive may be blocked reading the file (a pipe),
+		// and closing it is what unblocks that read.
 		close(s.done)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.names != nil {
-			s.names.close()
-		}
 		if s.closer != nil {
 			err = s.closer.Close()
+		}
+		if s.names != nil {
+			s.names.close()
 		}
 	})
 	return err

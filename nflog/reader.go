@@ -60,8 +60,9 @@ type entry struct {
 // capture file.
 type source interface {
 	// receive reads one batch into buf. With wait false it returns
-	// ErrWouldBlock when nothing is waiting. Cancelling ctx, or close,
-	// unblocks it. An overrun is reported as errENOBUFS.
+	// ErrWouldBlock when nothing is waiting. For a socket, cancelling ctx
+	// or close unblocks it; a capture file's reader is read as it comes.
+	// An overrun is reported as errENOBUFS.
 	receive(ctx context.Context, buf []byte, wait bool) (batch, error)
 	// bufferSize is how large receive's buffer must be.
 	bufferSize() int
@@ -144,7 +145,8 @@ func (r *Reader) Stats() Stats {
 // Drops returns the number of overruns (ENOBUFS) seen, as nflogr's drops.
 func (r *Reader) Drops() uint64 { return r.overruns.Load() }
 
-// ResetDrops sets the overrun counter to zero and returns its old value.
+// ResetDrops sets the overrun counter, which Stats().Overruns also
+// reports, to zero and returns its old value.
 func (r *Reader) ResetDrops() uint64 { return r.overruns.Swap(0) }
 
 // Close closes the reader: blocked reads return at once, the group is
@@ -181,6 +183,32 @@ func (r *Reader) lock(ctx context.Context) error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// tryLock takes the receive lock if it is free: the non-blocking reads
+// must not wait behind a reader blocked in the socket.
+func (r *Reader) tryLock() error {
+	if r.closed() {
+		return ErrClosed
+	}
+	select {
+	case r.recvLock <- struct{}{}:
+	default:
+		return ErrWouldBlock
+	}
+	if r.closed() {
+		r.unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// lockFor takes the receive lock, waiting only when wait is set.
+func (r *Reader) lockFor(ctx context.Context, wait bool) error {
+	if wait {
+		return r.lock(ctx)
+	}
+	return r.tryLock()
 }
 
 func (r *Reader) unlock() { <-r.recvLock }
@@ -225,7 +253,7 @@ func (r *Reader) Next(ctx context.Context) (Packet, error) {
 }
 
 // TryNext is Next without blocking: it returns ErrWouldBlock when no
-// message is waiting.
+// message is waiting, or when another goroutine is receiving.
 func (r *Reader) TryNext() (Packet, error) {
 	if e, ok := r.pop(); ok {
 		return e.p, e.err
@@ -241,7 +269,7 @@ func (r *Reader) TryNext() (Packet, error) {
 
 // fill receives until at least one entry is queued.
 func (r *Reader) fill(ctx context.Context, wait bool) error {
-	if err := r.lock(ctx); err != nil {
+	if err := r.lockFor(ctx, wait); err != nil {
 		return err
 	}
 	defer r.unlock()
@@ -257,9 +285,13 @@ func (r *Reader) fill(ctx context.Context, wait bool) error {
 
 // Queue receives every message the socket holds now into the reader's
 // queue and returns how many it queued. With wait it first blocks until
-// something arrives. Read the queued messages with Next, TryNext, Loop or All.
+// something arrives; without, it returns 0 at once when another goroutine
+// is receiving. Read the queued messages with Next, TryNext, Loop or All.
 func (r *Reader) Queue(ctx context.Context, wait bool) (int, error) {
-	if err := r.lock(ctx); err != nil {
+	if err := r.lockFor(ctx, wait); err != nil {
+		if errors.Is(err, ErrWouldBlock) {
+			return 0, nil // another goroutine is receiving
+		}
 		return 0, err
 	}
 	defer r.unlock()

@@ -308,3 +308,31 @@ func TestConcurrentReadersGetEachMessageOnce(t *testing.T) {
 	}
 	require.Zero(t, r.Stats().Lost)
 }
+
+// The non-blocking reads must not wait behind a reader blocked in the
+// socket (found in review: TryNext took the receive lock with no way out).
+func TestTryNextDoesNotWaitForABlockedReader(t *testing.T) {
+	r, _ := newFakeReader(t, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Next(ctx) // blocks holding the receive lock: nothing arrives
+	time.Sleep(20 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.TryNext()
+		if err == nil || errors.Is(err, ErrWouldBlock) {
+			var n int
+			n, err = r.Queue(context.Background(), false)
+			if err == nil && n == 0 {
+				err = ErrWouldBlock
+			}
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrWouldBlock)
+	case <-time.After(time.Second):
+		t.Fatal("TryNext or Queue(wait=false) blocked behind Next")
+	}
+}

@@ -140,14 +140,14 @@ func (r *Reader) bind(group int, c *Config) error {
 // configure sends one config request for group and waits for its
 // acknowledgement. Packets that arrive meanwhile (another group of the same
 // socket may already be bound) are queued, not lost.
-func (r *Reader) configure(ctx context.Context, group int, attrs []byte) error {
+func (r *Reader) configure(parent context.Context, group int, attrs []byte) error {
 	s := r.src.(*socketSource)
 	data := make([]byte, nfgenmsgLen, nfgenmsgLen+len(attrs))
 	data[0] = unix.AF_UNSPEC
 	binary.BigEndian.PutUint16(data[2:], uint16(group))
 	data = append(data, attrs...)
 
-	ctx, cancel := context.WithTimeout(ctx, configTimeout)
+	ctx, cancel := context.WithTimeout(parent, configTimeout)
 	defer cancel()
 	if err := r.lock(ctx); err != nil {
 		return err
@@ -172,6 +172,9 @@ func (r *Reader) configure(ctx context.Context, group int, attrs []byte) error {
 			continue // counted; packets of groups bound earlier were lost, not the answer
 		}
 		if err != nil {
+			if parent.Err() != nil {
+				return parent.Err()
+			}
 			if ctx.Err() != nil {
 				return fmt.Errorf("no acknowledgement from the kernel within %v", configTimeout)
 			}
@@ -202,6 +205,9 @@ func (r *Reader) Shutdown(ctx context.Context) error {
 	for _, g := range r.groups {
 		if err := r.configure(ctx, g, attrs); err != nil {
 			errs = append(errs, &OpError{Op: "unbind", Group: g, Err: err})
+			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+				break // the others would wait just as long
+			}
 		}
 	}
 	return errors.Join(append(errs, r.Close())...)
@@ -314,7 +320,7 @@ func explainSocketError(err error) error {
 // socketSource receives datagrams from the netlink socket. It reads through
 // SyscallConn into the reader's one buffer rather than netlink.Conn.Receive,
 // which probes each datagram's size with an extra MSG_PEEK call and starts a
-// context-watcher goroutine per call (PERFORMANCE.md).
+// context-watcher goroutine per call (measured in bench/README.md).
 type socketSource struct {
 	conn  *netlink.Conn
 	raw   syscall.RawConn

@@ -378,7 +378,10 @@ func (n *NFLOG) openSocket() (*nflog.Reader, error) {
 
 func (n *NFLOG) openFile() (*nflog.Reader, error) {
 	if n.replay == "-" {
-		return nflog.NewFileReader(os.Stdin, nil)
+		// A file of its own for standard input, which the reader closes on
+		// Stop: that interrupts a read waiting on an idle pipe, where a read
+		// of os.Stdin could not be interrupted and Stop would hang.
+		return nflog.OpenFile("/dev/stdin", nil)
 	}
 	return nflog.OpenFile(n.replay, nil)
 }
@@ -536,6 +539,11 @@ func (n *NFLOG) Stop() {
 	n.stopping.Store(true) // the callback ends Loop; the rest of its batch stays queued
 	if n.cancel != nil {
 		n.cancel()
+	}
+	if n.replay != "" && n.reader != nil {
+		// A capture read ignores the context: closing it interrupts a read
+		// waiting on a pipe. It has no kernel batch to wait for.
+		n.reader.Close()
 	}
 	n.wg.Wait()
 	if n.reader != nil {
