@@ -56,21 +56,8 @@ func startLive(t *testing.T, args ...string) *liveBinary {
 `, testGroup, ns.Path())
 	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
 
-	cmd := exec.Command(binary(t), append([]string{"-config", path}, args...)...)
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	b := &liveBinary{ns: ns, cmd: cmd, stdin: stdin, stdout: lineReader(stdout), stderr: lineReader(stderr)}
+	rb := startCommand(t, append([]string{binary(t), "-config", path}, args...)...)
+	b := &liveBinary{ns: ns, cmd: rb.cmd, stdin: rb.stdin, stdout: rb.stdout, stderr: rb.stderr}
 	b.log = waitFor(t, b.stderr, 10*time.Second, func(l string) bool {
 		return strings.HasPrefix(l, "I! [inputs.nflog] Reading NFLOG groups")
 	})
