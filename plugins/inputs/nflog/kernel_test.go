@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -303,4 +304,45 @@ func TestIntegrationStopDeliversPendingBatch(t *testing.T) {
 	n.Stop()
 	require.Less(t, time.Since(start), time.Second)
 	require.Equal(t, uint64(7), acc.NMetrics())
+}
+
+// Overruns grow the receive buffer up to max_read_buffer_size; the plugin
+// says so once per interval in which it happened, and warns when the
+// maximum is reached.
+func TestIntegrationBufferGrowthIsLogged(t *testing.T) {
+	integration(t)
+	nftest.RequireTools(t, "iptables")
+	ns := nftest.NewNetNS(t)
+	ns.Iptables(t, "-A", "OUTPUT", "-p", "udp", "-j", "NFLOG", "--nflog-group", strconv.Itoa(testGroup))
+
+	logger := &testutil.CaptureLogger{}
+	acc := &blockingAccumulator{release: make(chan struct{})}
+	n := startInNamespace(t, ns, acc, func(n *NFLOG) {
+		n.Log = logger
+		n.ReadBufferSize = 4 << 10
+		n.MaxReadBufferSize = 8 << 10 // one doubling reaches it
+	})
+	// Blocked on the first packet, the reader cannot drain; its next
+	// receive meets the overrun and doubles the buffer.
+	_, err := nftest.Flood(t.Context(), ns, "127.0.0.1:9", 64, 2000, time.Second)
+	require.NoError(t, err)
+	close(acc.release)
+	require.Eventually(t, func() bool {
+		nftest.SendUDP(t, ns, "127.0.0.1:9", []byte("x"), 1)
+		return n.reader.Stats().BufferGrowths >= 1
+	}, 10*time.Second, 50*time.Millisecond)
+
+	var a testutil.Accumulator
+	require.NoError(t, n.Gather(&a))
+	require.NoError(t, n.Gather(&a)) // nothing new: no second message
+	var grew []string
+	for _, m := range logger.Messages() {
+		if strings.Contains(m.Text, "grew the receive buffer") {
+			grew = append(grew, m.Text)
+		}
+	}
+	require.Len(t, grew, 1, "one message for the interval in which it grew: %v", logger.Messages())
+	require.Contains(t, grew[0], "to 8192 bytes, its maximum")
+	st, _ := a.Get("nflog_stats")
+	require.Equal(t, int64(8192), st.Fields["read_buffer_bytes"])
 }

@@ -87,6 +87,7 @@ type NFLOG struct {
 	wg       sync.WaitGroup
 	stopping atomic.Bool
 	acc      telegraf.Accumulator // for the final drain in Stop
+	growths  uint64               // buffer growths already logged
 	trace    bool
 	readErr  atomic.Pointer[error]
 }
@@ -405,6 +406,7 @@ func (n *NFLOG) Start(acc telegraf.Accumulator) error {
 	}
 	n.reader = r
 	n.acc = acc
+	n.growths = 0 // a new reader counts from zero
 	n.stopping.Store(false)
 	n.readErr.Store(nil)
 	n.trace = n.Log.Level().Includes(telegraf.Trace)
@@ -493,9 +495,29 @@ func (n *NFLOG) Gather(acc telegraf.Accumulator) error {
 		n.build.series.emit(acc, now)
 	}
 	if n.reader != nil {
-		acc.AddFields("nflog_stats", n.updateStats(), n.statsTags, now)
+		fields := n.updateStats()
+		n.logGrowth(fields)
+		acc.AddFields("nflog_stats", fields, n.statsTags, now)
 	}
 	return n.Err()
+}
+
+// logGrowth says once per interval in which it happened that overruns made
+// the receive buffer grow, and warns when it reached max_read_buffer_size,
+// after which overruns can only be counted.
+func (n *NFLOG) logGrowth(fields map[string]any) {
+	grown, _ := fields["buffer_growths"].(int64)
+	size, _ := fields["read_buffer_bytes"].(int64)
+	if uint64(grown) <= n.growths {
+		return
+	}
+	n.growths = uint64(grown)
+	if max := int64(n.MaxReadBufferSize); size >= max {
+		n.Log.Warnf("Overruns grew the receive buffer to %d bytes, its maximum (max_read_buffer_size): "+
+			"further overruns drop messages; raise max_read_buffer_size or queue_threshold", size)
+		return
+	}
+	n.Log.Infof("Overruns grew the receive buffer to %d bytes (up to max_read_buffer_size = %d)", size, int64(n.MaxReadBufferSize))
 }
 
 // updateStats copies the reader's counters to selfstat and returns them as
