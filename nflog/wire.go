@@ -73,25 +73,32 @@ func (it *tlvIter) fail() {
 // nlaAlign is NLA_ALIGN (and NLMSG_ALIGN): round up to 4 bytes.
 func nlaAlign(n int) int { return (n + 3) &^ 3 }
 
+// be16, be32 and u8 read an attribute value of at least the size they
+// need. The error is built out of line so that they inline into decode.
 func be16(v []byte, what string) (uint16, error) {
 	if len(v) < 2 {
-		return 0, fmt.Errorf("%w: %s has %d bytes, want 2", ErrMalformed, what, len(v))
+		return 0, shortValue(what, len(v), 2)
 	}
 	return binary.BigEndian.Uint16(v), nil
 }
 
 func be32(v []byte, what string) (uint32, error) {
 	if len(v) < 4 {
-		return 0, fmt.Errorf("%w: %s has %d bytes, want 4", ErrMalformed, what, len(v))
+		return 0, shortValue(what, len(v), 4)
 	}
 	return binary.BigEndian.Uint32(v), nil
 }
 
 func u8(v []byte, what string) (uint8, error) {
 	if len(v) < 1 {
-		return 0, fmt.Errorf("%w: %s is empty, want 1 byte", ErrMalformed, what)
+		return 0, shortValue(what, 0, 1)
 	}
 	return v[0], nil
+}
+
+//go:noinline
+func shortValue(what string, have, want int) error {
+	return fmt.Errorf("%w: %s has %d bytes, want %d", ErrMalformed, what, have, want)
 }
 
 // decoder turns message bodies into Packets. It is owned by one reader and
