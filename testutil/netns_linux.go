@@ -122,20 +122,20 @@ func (ns *NetNS) ipCmd(tb testing.TB, args ...string) {
 	}
 }
 
-// lockedBuffer lets stdout and stderr, copied by two goroutines of os/exec,
-// be interleaved into one combined buffer without a data race.
-type lockedBuffer struct {
+// LockedBuffer is a buffer that a child process writes (os/exec copies
+// stdout and stderr from goroutines of its own) while a test reads it.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -150,7 +150,7 @@ func runCmd(stdin io.Reader, name string, args ...string) (string, error) {
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdin = stdin
 	var stdout bytes.Buffer
-	var combined lockedBuffer
+	var combined LockedBuffer
 	cmd.Stdout = io.MultiWriter(&stdout, &combined)
 	cmd.Stderr = &combined
 	err := cmd.Run()
@@ -363,4 +363,34 @@ func ProcNflog(tb testing.TB, ns *NetNS) string {
 	tb.Helper()
 	RequireTools(tb, "cat")
 	return ns.Run(tb, "cat", "/proc/net/netfilter/nfnetlink_log")
+}
+
+// StartTcpdump runs "tcpdump -i nflog:GROUP ARGS..." inside ns and returns
+// once tcpdump says it is listening, that is, once it has bound the group
+// (it then holds it, as any other NFLOG reader would). The process is
+// killed in cleanup if it is still running; its stderr is in the buffer.
+func StartTcpdump(tb testing.TB, ns *NetNS, group int, args ...string) (*exec.Cmd, *LockedBuffer) {
+	tb.Helper()
+	RequireTools(tb, "tcpdump")
+	argv := append([]string{"netns", "exec", ns.Name(), "tcpdump", "-i", fmt.Sprintf("nflog:%d", group)}, args...)
+	cmd := exec.Command("ip", argv...)
+	stderr := &LockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("starting tcpdump: %v", err)
+	}
+	tb.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(cmdTimeout)
+	for !strings.Contains(stderr.String(), "listening on") {
+		if time.Now().After(deadline) {
+			tb.Fatalf("tcpdump did not bind NFLOG group %d within %v: %s", group, cmdTimeout, stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cmd, stderr
 }

@@ -27,25 +27,6 @@ import (
 // Faults through the binary, against the real kernel: a group held by
 // another process, and a stdout pipe that nobody reads.
 
-// holdGroup starts tcpdump reading the group inside ns and waits until it
-// has bound it.
-func holdGroup(t *testing.T, ns *nftest.NetNS, group int) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns.Name(), "tcpdump", "-i", "nflog:"+strconv.Itoa(group), "-w", os.DevNull)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "listening on") }, 10*time.Second, 10*time.Millisecond,
-		"tcpdump: %s", stderr.String())
-	return cmd
-}
-
 // writeConf writes a plugin.conf reading testGroup in ns, with extra
 // options.
 func writeConf(t *testing.T, ns *nftest.NetNS, extra string) string {
@@ -66,7 +47,7 @@ func TestIntegrationBinaryGroupBusy(t *testing.T) {
 	}
 	nftest.RequireTools(t, "tcpdump")
 	ns := nftest.NewNetNS(t)
-	holder := holdGroup(t, ns, testGroup)
+	holder, _ := nftest.StartTcpdump(t, ns, testGroup, "-w", os.DevNull)
 	conf := writeConf(t, ns, "")
 	for _, format := range []string{"influx", "json"} {
 		t.Run(format, func(t *testing.T) {

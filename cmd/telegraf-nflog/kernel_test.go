@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -148,13 +147,7 @@ func TestIntegrationBinaryReplayOfLiveCapture(t *testing.T) {
 		"--nflog-group", fmt.Sprint(testGroup), "--nflog-prefix", "cap")
 	const count = 5
 	file := filepath.Join(t.TempDir(), "cap.pcap")
-	dump := exec.Command("ip", "netns", "exec", ns.Name(), "tcpdump", "-i", fmt.Sprintf("nflog:%d", testGroup),
-		"-w", file, "-c", fmt.Sprint(count), "-U")
-	var dumpErr syncBuffer
-	dump.Stderr = &dumpErr
-	require.NoError(t, dump.Start())
-	// tcpdump says "listening on" once the group is bound.
-	require.Eventually(t, func() bool { return strings.Contains(dumpErr.String(), "listening on") }, 10*time.Second, 10*time.Millisecond)
+	dump, dumpErr := nftest.StartTcpdump(t, ns, testGroup, "-w", file, "-c", fmt.Sprint(count), "-U")
 	nftest.SendUDP(t, ns, "127.0.0.1:9", []byte("x"), count)
 	require.Equal(t, 0, exitWithin(t, dump, 10*time.Second), dumpErr.String())
 
@@ -167,22 +160,4 @@ func TestIntegrationBinaryReplayOfLiveCapture(t *testing.T) {
 		v, _ := m.GetField("len")
 		require.Equal(t, int64(29), v)
 	}
-}
-
-// syncBuffer is a buffer that a process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

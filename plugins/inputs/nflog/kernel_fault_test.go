@@ -581,7 +581,7 @@ func TestIntegrationGroupHeldByAnotherProcess(t *testing.T) {
 	nftest.RequireTools(t, "iptables", "tcpdump")
 	ns := nftest.NewNetNS(t)
 	floodRules(t, ns)
-	holder := holdGroup(t, ns, testGroup)
+	holder, _ := nftest.StartTcpdump(t, ns, testGroup, "-w", os.DevNull)
 
 	acc := newFloodAccumulator()
 	n := newPlugin(t, func(n *NFLOG) { n.Groups = []int{testGroup}; n.Netns = ns.Path() })
@@ -601,40 +601,4 @@ func TestIntegrationGroupHeldByAnotherProcess(t *testing.T) {
 	t.Cleanup(n.Stop)
 	nftest.SendUDP(t, ns, "127.0.0.1:10", []byte("m"), 1)
 	require.Eventually(t, func() bool { return acc.markers.Load() == 1 }, 5*time.Second, time.Millisecond)
-}
-
-// holdGroup starts tcpdump reading the group inside ns and waits until it
-// has bound it.
-func holdGroup(t *testing.T, ns *nftest.NetNS, group int) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns.Name(), "tcpdump", "-i", "nflog:"+strconv.Itoa(group), "-w", os.DevNull)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "listening on") }, 10*time.Second, 10*time.Millisecond,
-		"tcpdump: %s", &stderr)
-	return cmd
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
