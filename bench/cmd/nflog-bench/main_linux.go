@@ -80,9 +80,22 @@ const (
 	kindProbeRaw = "probe-rawsyscall"
 )
 
+// probeModes maps the probe consumers (not readers from this module, not run
+// unless asked for) to their nflog-consumer -mode: "probe-rawsyscall" as
+// above; "probe-rawfd" blocks in recv(2) on a locked thread, like the C
+// reader; "probe-mmsg" waits in the netpoller and reads with recvmmsg, and
+// skips the read that would return EAGAIN when recvmmsg returned fewer
+// datagrams than it asked for.
+var probeModes = map[string]string{
+	kindProbeRaw:      "netpoll-raw",
+	"probe-rawfd":     "rawfd",
+	"probe-mmsg":      "netpoll-mmsg",
+	"probe-rawfd-raw": "rawfd-raw",
+}
+
 var (
-	allKinds     = []string{kindC, kindGoZeroCopy, kindGoCopy, kindTcpdump, kindExecd, kindExecdCounters, kindProbeRaw}
-	defaultKinds = allKinds[:len(allKinds)-1]
+	allKinds     = []string{kindC, kindGoZeroCopy, kindGoCopy, kindTcpdump, kindExecd, kindExecdCounters, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw"}
+	defaultKinds = allKinds[:len(allKinds)-4]
 )
 
 type scenario struct {

@@ -302,10 +302,10 @@ func (h *harness) consumerCmd(kind string, sc scenario, ns string, run int) (cmd
 			"-copy-range", strconv.Itoa(o.copyRange), "-timeout", strconv.Itoa(int((o.flush+9*time.Millisecond)/(10*time.Millisecond))),
 			"-idle", strconv.Itoa(int(idle/time.Millisecond)), "-max-wait", "60000")
 		return cmd, true, syscall.SIGTERM, false, false, nil
-	case kindGoZeroCopy, kindGoCopy, kindProbeRaw:
+	case kindGoZeroCopy, kindGoCopy, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw":
 		mode := strings.TrimPrefix(kind, "go-")
-		if kind == kindProbeRaw {
-			mode = "netpoll-raw"
+		if m, ok := probeModes[kind]; ok {
+			mode = m
 		}
 		args := []string{"-group", g, "-netns", nsPath, "-mode", mode, "-threshold", q,
 			"-rcvbuf", strconv.Itoa(sc.Rcvbuf), "-max-rcvbuf", strconv.Itoa(sc.MaxRcvbuf),
@@ -489,14 +489,14 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 
 	// The consumer's own counts.
 	switch kind {
-	case kindC, kindGoZeroCopy, kindGoCopy, kindProbeRaw:
+	case kindC, kindGoZeroCopy, kindGoCopy, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw":
 		final, err := lastResult(p.out.String())
 		if err != nil {
 			return fail(err)
 		}
 		t.Received, t.Lost, t.Overruns, t.Growths = &final.Received, &final.Lost, &final.Overruns, &final.Growths
 		t.LostFrom = "seq"
-		if kind == kindProbeRaw {
+		if _, probe := probeModes[kind]; probe {
 			lost := t.Logged - min(final.Received, t.Logged)
 			t.Lost, t.LostFrom = &lost, "count"
 			t.Phases[len(t.Phases)-1].Lost = &lost

@@ -68,11 +68,11 @@ func main() {
 	flag.Parse()
 
 	switch *mode {
-	case "zerocopy", "copy", "rawfd", "netpoll", "netpoll-raw":
+	case "zerocopy", "copy", "rawfd", "rawfd-raw", "netpoll", "netpoll-raw", "netpoll-mmsg":
 	default:
 		fatal(fmt.Errorf(`-mode %q: use "zerocopy", "copy", "rawfd", "netpoll" or "netpoll-raw"`, *mode))
 	}
-	probe := *mode == "rawfd" || *mode == "netpoll" || *mode == "netpoll-raw"
+	probe := *mode == "rawfd" || *mode == "rawfd-raw" || *mode == "netpoll" || *mode == "netpoll-raw" || *mode == "netpoll-mmsg"
 	cfg := nflog.Config{
 		FlushTimeout:          *flush,
 		QueueThreshold:        uint32(*threshold),
@@ -218,10 +218,12 @@ func main() {
 			readErr = err
 			break
 		}
-	case "rawfd":
-		readErr = rawRead(r.Fd(), &rawCount, &stopping)
+	case "rawfd", "rawfd-raw":
+		readErr = rawRead(r.Fd(), *mode == "rawfd-raw", &rawCount, &stopping)
 	case "netpoll", "netpoll-raw":
 		readErr = pollRead(r.Fd(), *mode == "netpoll-raw", &rawCount, &stopping)
+	case "netpoll-mmsg":
+		readErr = pollReadMmsg(r.Fd(), &rawCount, &stopping)
 	case "copy":
 		for {
 			p, err := r.Next(ctx)
@@ -266,7 +268,7 @@ type rawCounter struct {
 // rawRead is the rawfd probe: what a Go reader costs when it blocks in
 // recv(2) on its own OS thread like the C reader, instead of parking in the
 // netpoller. It counts NFULNL_MSG_PACKET messages and decodes nothing.
-func rawRead(fd int, c *rawCounter, stopping *atomic.Bool) error {
+func rawRead(fd int, raw bool, c *rawCounter, stopping *atomic.Bool) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
@@ -282,7 +284,17 @@ func rawRead(fd int, c *rawCounter, stopping *atomic.Bool) error {
 	}
 	buf := make([]byte, 1<<20)
 	for !stopping.Load() {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
+		var n int
+		var err error
+		if raw {
+			r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), unix.MSG_TRUNC, 0, 0)
+			n = int(r)
+			if e != 0 {
+				err = e
+			}
+		} else {
+			n, _, err = unix.Recvfrom(fd, buf, 0)
+		}
 		switch err {
 		case nil:
 		case unix.EAGAIN, unix.EINTR, unix.ENOBUFS:
@@ -359,6 +371,74 @@ func pollRead(fd int, raw bool, c *rawCounter, stopping *atomic.Bool) error {
 		default:
 			return errno
 		}
+	}
+	return nil
+}
+
+// pollReadMmsg is the netpoll-mmsg probe: like netpoll-raw, but it stays
+// inside one RawConn.Read and reads with recvmmsg. When recvmmsg returns
+// fewer datagrams than it asked for, the queue was empty, so it waits in the
+// netpoller right away instead of making the recvfrom that would return
+// EAGAIN. (Returning from RawConn.Read instead would lose that knowledge:
+// the next Read resets the poller's ready flag and must try a read first.)
+func pollReadMmsg(fd int, c *rawCounter, stopping *atomic.Bool) error {
+	nfd, err := unix.Dup(fd)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(nfd), "nflog")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	go func() {
+		for !stopping.Load() {
+			time.Sleep(50 * time.Millisecond)
+		}
+		f.SetReadDeadline(time.Unix(1, 0))
+	}()
+	const vlen = 8
+	bufs := make([][]byte, vlen)
+	iov := make([]unix.Iovec, vlen)
+	hdrs := make([]unix.Mmsghdr, vlen)
+	for i := range bufs {
+		bufs[i] = make([]byte, 128<<10)
+		iov[i].Base = &bufs[i][0]
+		iov[i].SetLen(len(bufs[i]))
+		hdrs[i].Hdr.Iov = &iov[i]
+		hdrs[i].Hdr.SetIovlen(1)
+	}
+	var fail error
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			if stopping.Load() {
+				return true
+			}
+			n, _, errno := syscall.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), vlen, unix.MSG_DONTWAIT, 0, 0)
+			switch errno {
+			case 0:
+			case unix.EAGAIN:
+				return false
+			case unix.EINTR, unix.ENOBUFS:
+				continue
+			default:
+				fail = errno
+				return true
+			}
+			for i := 0; i < int(n); i++ {
+				c.n.Add(countPackets(bufs[i][:min(int(hdrs[i].Len), len(bufs[i]))]))
+			}
+			if int(n) < vlen {
+				return false // the queue is empty: wait for the next datagram
+			}
+		}
+	})
+	if fail != nil {
+		return fail
+	}
+	if err != nil && !stopping.Load() {
+		return err
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 
@@ -34,7 +35,7 @@ import (
 // under the reader, and a group held by another process.
 
 // floodAccumulator counts the packet metrics and the markers among them.
-// With a gate it blocks every AddFields until the gate is closed, as
+// With a gate it blocks every metric until the gate is closed, as
 // Telegraf's accumulator does when the outputs fall behind; with a delay
 // it is a slow consumer.
 type floodAccumulator struct {
@@ -42,7 +43,7 @@ type floodAccumulator struct {
 	gate                 chan struct{}
 	delay                time.Duration
 
-	waiting atomic.Int64 // AddFields calls blocked on the gate
+	waiting atomic.Int64 // metrics blocked on the gate
 	packets atomic.Int64
 	markers atomic.Int64
 	mu      sync.Mutex
@@ -55,6 +56,17 @@ func newFloodAccumulator() *floodAccumulator {
 }
 
 func (a *floodAccumulator) AddFields(m string, f map[string]any, tags map[string]string, t ...time.Time) {
+	a.add(m, tags)
+	a.Accumulator.AddFields(m, f, tags, t...)
+}
+
+// AddMetric is how the plugin adds its packet metrics.
+func (a *floodAccumulator) AddMetric(m telegraf.Metric) {
+	a.add(m.Name(), m.Tags())
+	a.Accumulator.AddMetric(m)
+}
+
+func (a *floodAccumulator) add(m string, tags map[string]string) {
 	if a.gate != nil {
 		a.waiting.Add(1)
 		<-a.gate
@@ -74,7 +86,6 @@ func (a *floodAccumulator) AddFields(m string, f map[string]any, tags map[string
 			a.mu.Unlock()
 		}
 	}
-	a.Accumulator.AddFields(m, f, tags, t...)
 }
 
 // floodRules logs UDP to port 9 over loopback as "flood" and to port 10

@@ -231,6 +231,12 @@ func (a *blockingAccumulator) AddFields(m string, f map[string]any, tags map[str
 	a.Accumulator.AddFields(m, f, tags, t...)
 }
 
+// AddMetric is how the plugin adds its packet metrics.
+func (a *blockingAccumulator) AddMetric(m telegraf.Metric) {
+	<-a.release
+	a.Accumulator.AddMetric(m)
+}
+
 func TestIntegrationBackpressureIsCounted(t *testing.T) {
 	integration(t)
 	nftest.RequireTools(t, "iptables")

@@ -3,8 +3,8 @@
 package nflog
 
 import (
+	"bytes"
 	"fmt"
-	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
 
 	"github.com/nflogr/telegraf-nflog/nflog"
 )
@@ -62,6 +63,10 @@ const (
 	fieldICMPType
 	fieldICMPCode
 	fieldTTL
+
+	// fieldLen is not an option: it marks, in builder.present, that the
+	// packet has the "len" field.
+	fieldLen extraFields = 1 << 15
 )
 
 var extraFieldNames = map[string]extraFields{
@@ -114,11 +119,18 @@ type builder struct {
 	times  uniqueTimes
 	series *counterSet
 
-	// Reused for every packet: the accumulator copies tags and fields
-	// into the metric (metric.New), so they can be cleared afterwards.
-	tagMap   map[string]string
-	fieldMap map[string]any
-	key      []byte
+	// Reused for every packet. Tags and fields are collected in slices
+	// and the metric is built from them with AddTag and AddField, not
+	// handed to acc.AddFields as maps: filling two maps for metric.New to
+	// iterate and sort was most of the plugin's cost per packet
+	// (BenchmarkAdd, packets: 2.3-2.7 µs and 17 allocations before).
+	tagList   []tagPair
+	fieldList []fieldPair
+	present   extraFields // which optional fields fieldList has
+	key       []byte      // the tag set, in the order of add
+	tmplKey   []byte      // key and present: the metric's shape
+
+	templates templates
 
 	numbers  map[uint32]string   // decimal strings of uids, gids, groups
 	prefixes map[string][]string // prefix_pattern results: name, value, ...
@@ -127,8 +139,9 @@ type builder struct {
 func newBuilder() *builder {
 	return &builder{
 		times:    uniqueTimes{last: make(map[string]*int64), limit: uniqueTimesLimit},
-		tagMap:   make(map[string]string, 8),
-		fieldMap: make(map[string]any, 8),
+		tagList:   make([]tagPair, 0, 16),
+		fieldList: make([]fieldPair, 0, 16),
+		templates: templates{m: make(map[string]telegraf.Metric)},
 		numbers:  make(map[uint32]string),
 		prefixes: make(map[string][]string),
 	}
@@ -136,9 +149,7 @@ func newBuilder() *builder {
 
 // add emits the packet's metric and counts it.
 func (b *builder) add(acc telegraf.Accumulator, p *nflog.Packet) {
-	clear(b.tagMap)
-	clear(b.fieldMap)
-	b.key = b.key[:0]
+	b.tagList, b.fieldList, b.key, b.present = b.tagList[:0], b.fieldList[:0], b.key[:0], 0
 
 	l, layersOK := p.Layers()
 
@@ -180,19 +191,22 @@ func (b *builder) add(acc telegraf.Accumulator, p *nflog.Packet) {
 		length = int64(l.Length)
 	}
 	if p.Has(nflog.AttrPayload) {
-		b.fieldMap["len"] = length
+		b.field(fieldLen, "len", length)
 	}
-	b.fieldMap["mark"] = int64(p.Mark)
-	b.fieldMap["timestamp_us"] = p.Timestamp.UnixMicro()
+	b.field(0, "mark", int64(p.Mark))
+	b.field(0, "timestamp_us", p.Timestamp.UnixMicro())
 	if b.fields != 0 {
 		b.addExtraFields(p, &l, layersOK)
 	}
 
 	if b.packets {
-		acc.AddFields(measurementPackets, b.fieldMap, b.tagMap, b.times.next(b.key, p.Timestamp))
+		b.tmplKey = append(append(b.tmplKey[:0], b.key...), byte(b.present), byte(b.present>>8))
+		m := b.templates.get(b.tmplKey, b.tagList, b.fieldList)
+		m.SetTime(b.times.next(b.key, p.Timestamp))
+		acc.AddMetric(m)
 	}
 	if b.counters {
-		b.series.add(b.key, b.tagMap, length)
+		b.series.add(b.key, b.tagList, length)
 	}
 }
 
@@ -223,39 +237,39 @@ func (b *builder) addExtraTags(p *nflog.Packet, l *nflog.Layers, layersOK bool) 
 func (b *builder) addExtraFields(p *nflog.Packet, l *nflog.Layers, layersOK bool) {
 	if layersOK {
 		if b.fields&fieldSrc != 0 && l.Src.IsValid() {
-			b.fieldMap["src"] = l.Src.String()
+			b.field(fieldSrc, "src", l.Src.String())
 		}
 		if b.fields&fieldDst != 0 && l.Dst.IsValid() {
-			b.fieldMap["dst"] = l.Dst.String()
+			b.field(fieldDst, "dst", l.Dst.String())
 		}
 		if l.HasPorts {
 			if b.fields&fieldSport != 0 {
-				b.fieldMap["sport"] = int64(l.SrcPort)
+				b.field(fieldSport, "sport", int64(l.SrcPort))
 			}
 			if b.fields&fieldDport != 0 {
-				b.fieldMap["dport"] = int64(l.DstPort)
+				b.field(fieldDport, "dport", int64(l.DstPort))
 			}
 		}
 		if l.HasICMP {
 			if b.fields&fieldICMPType != 0 {
-				b.fieldMap["icmp_type"] = int64(l.ICMPType)
+				b.field(fieldICMPType, "icmp_type", int64(l.ICMPType))
 			}
 			if b.fields&fieldICMPCode != 0 {
-				b.fieldMap["icmp_code"] = int64(l.ICMPCode)
+				b.field(fieldICMPCode, "icmp_code", int64(l.ICMPCode))
 			}
 		}
 		if b.fields&fieldTTL != 0 && (l.EtherType == etherTypeIPv4 || l.EtherType == etherTypeIPv6) {
-			b.fieldMap["ttl"] = int64(l.TTL)
+			b.field(fieldTTL, "ttl", int64(l.TTL))
 		}
 	}
 	if b.fields&fieldSeq != 0 && p.Has(nflog.AttrSeq) {
-		b.fieldMap["seq"] = int64(p.Seq)
+		b.field(fieldSeq, "seq", int64(p.Seq))
 	}
 	if b.fields&fieldSeqGlobal != 0 && p.Has(nflog.AttrSeqGlobal) {
-		b.fieldMap["seq_global"] = int64(p.GlobalSeq)
+		b.field(fieldSeqGlobal, "seq_global", int64(p.GlobalSeq))
 	}
 	if b.fields&fieldCapturedLen != 0 {
-		b.fieldMap["captured_len"] = int64(len(p.Payload))
+		b.field(fieldCapturedLen, "captured_len", int64(len(p.Payload)))
 	}
 }
 
@@ -264,12 +278,22 @@ const (
 	etherTypeIPv6 = 0x86dd
 )
 
-// tag sets a tag and appends it to the series key.
+type tagPair struct{ key, value string }
+
+type fieldPair struct {
+	key   string
+	value any
+}
+
+// tag sets a tag, unless it is set already, and appends it to the series
+// key. A packet has a dozen tags at most: a scan beats a map.
 func (b *builder) tag(name, value string) {
-	if _, dup := b.tagMap[name]; dup {
-		return
+	for _, t := range b.tagList {
+		if t.key == name {
+			return
+		}
 	}
-	b.tagMap[name] = value
+	b.tagList = append(b.tagList, tagPair{name, value})
 	b.key = append(b.key, name...)
 	b.key = append(b.key, 0)
 	b.key = append(b.key, value...)
@@ -342,6 +366,52 @@ func (b *builder) number(n uint32) string {
 	return s
 }
 
+// field adds a field; bit says which optional one it is (0: always there).
+// Values are int64 or string, which metrics keep as they are.
+func (b *builder) field(bit extraFields, name string, value any) {
+	b.fieldList = append(b.fieldList, fieldPair{name, value})
+	b.present |= bit
+}
+
+// templates holds, per shape of metric (tag set and which fields it has),
+// a metric with those tags and fields, and makes each packet's metric as a
+// Copy of it with the packet's values. Building every metric with AddTag
+// and AddField cost 1.7-1.9 µs and 19 allocations a packet in BenchmarkAdd,
+// mostly in growing the tag and field slices one by one; Copy sizes them
+// once and skips the sorted insertion of the tags.
+type templates struct {
+	m       map[string]telegraf.Metric
+	lastKey []byte // consecutive packets mostly have the same shape
+	last    telegraf.Metric
+}
+
+func (t *templates) get(key []byte, tags []tagPair, fields []fieldPair) telegraf.Metric {
+	tm := t.last
+	if tm == nil || !bytes.Equal(key, t.lastKey) {
+		tm = t.m[string(key)]
+		if tm == nil {
+			tm = metric.New(measurementPackets, nil, nil, time.Time{})
+			for _, tg := range tags {
+				tm.AddTag(tg.key, tg.value)
+			}
+			for _, f := range fields {
+				tm.AddField(f.key, f.value)
+			}
+			if len(t.m) >= cacheLimit {
+				clear(t.m)
+			}
+			t.m[string(key)] = tm
+		}
+		t.last, t.lastKey = tm, append(t.lastKey[:0], key...)
+	}
+	m := tm.Copy()
+	// The shape fixes the field keys and their order: only values differ.
+	for i, f := range m.FieldList() {
+		f.Value = fields[i].value
+	}
+	return m
+}
+
 // ifName is the interface's name, made safe for the outputs, or
 // "ifindexN" when names are not resolved.
 func ifName(name string, index uint32) string {
@@ -375,11 +445,20 @@ type uniqueTimes struct {
 	last   map[string]*int64 // pointers, so updates do not allocate a key
 	newest int64
 	limit  int
+
+	// The series of the previous call, to skip the map lookup when the
+	// next packet is of the same series, as it mostly is.
+	prevKey []byte
+	prev    *int64
 }
 
 func (u *uniqueTimes) next(key []byte, t time.Time) time.Time {
 	ns := t.UnixNano()
-	if last, ok := u.last[string(key)]; ok {
+	last, ok := u.prev, u.prev != nil && bytes.Equal(key, u.prevKey)
+	if !ok {
+		last, ok = u.last[string(key)]
+	}
+	if ok {
 		if ns <= *last && *last-ns < int64(maxReorder) {
 			ns = *last + 1
 			t = time.Unix(0, ns).In(t.Location())
@@ -389,9 +468,10 @@ func (u *uniqueTimes) next(key []byte, t time.Time) time.Time {
 		if len(u.last) >= u.limit {
 			u.evict()
 		}
-		v := ns
-		u.last[string(key)] = &v
+		last = &ns
+		u.last[string(key)] = last
 	}
+	u.prev, u.prevKey = last, append(u.prevKey[:0], key...)
 	if ns > u.newest {
 		u.newest = ns
 	}
@@ -399,6 +479,7 @@ func (u *uniqueTimes) next(key []byte, t time.Time) time.Time {
 }
 
 func (u *uniqueTimes) evict() {
+	u.prev = nil
 	cutoff := u.newest - int64(maxReorder)
 	for k, v := range u.last {
 		if *v < cutoff {
@@ -420,6 +501,9 @@ type counterSet struct {
 	limit    int
 	series   map[string]*counter
 	overflow int64
+
+	lastKey []byte // the tag set of the previous packet and its counter
+	last    *counter
 }
 
 type counter struct {
@@ -431,23 +515,27 @@ func newCounterSet(limit int) *counterSet {
 	return &counterSet{limit: limit, series: make(map[string]*counter)}
 }
 
-func (c *counterSet) add(key []byte, tags map[string]string, bytes int64) {
+func (c *counterSet) add(key []byte, tags []tagPair, size int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.series[string(key)]
+	s, ok := c.last, c.last != nil && bytes.Equal(key, c.lastKey)
+	if !ok {
+		s, ok = c.series[string(key)]
+	}
 	if !ok {
 		if len(c.series) >= c.limit {
 			c.overflow++
 			return
 		}
-		s = &counter{tags: maps.Clone(tags)}
-		if s.tags == nil {
-			s.tags = map[string]string{}
+		s = &counter{tags: make(map[string]string, len(tags))}
+		for _, t := range tags {
+			s.tags[t.key] = t.value
 		}
 		c.series[string(key)] = s
 	}
+	c.last, c.lastKey = s, append(c.lastKey[:0], key...)
 	s.packets++
-	s.bytes += bytes
+	s.bytes += size
 }
 
 func (c *counterSet) overflows() int64 {

@@ -662,10 +662,15 @@ func TestStartFailsWithoutNamespace(t *testing.T) {
 	n.Stop()
 }
 
-// nopAccumulator drops everything, to measure the plugin alone.
+// nopAccumulator builds each metric as Telegraf's agent does and drops
+// it, to measure the plugin and the metric it costs.
 type nopAccumulator struct{ telegraf.Accumulator }
 
-func (nopAccumulator) AddFields(string, map[string]any, map[string]string, ...time.Time) {}
+func (nopAccumulator) AddFields(name string, fields map[string]any, tags map[string]string, t ...time.Time) {
+	metric.New(name, tags, fields, t[0])
+}
+
+func (nopAccumulator) AddMetric(telegraf.Metric) {}
 
 func BenchmarkAdd(b *testing.B) {
 	t := &testing.T{}
