@@ -138,12 +138,12 @@ type builder struct {
 
 func newBuilder() *builder {
 	return &builder{
-		times:    uniqueTimes{last: make(map[string]*int64), limit: uniqueTimesLimit},
+		times:     uniqueTimes{last: make(map[string]*int64), limit: uniqueTimesLimit},
 		tagList:   make([]tagPair, 0, 16),
 		fieldList: make([]fieldPair, 0, 16),
 		templates: templates{m: make(map[string]telegraf.Metric)},
-		numbers:  make(map[uint32]string),
-		prefixes: make(map[string][]string),
+		numbers:   make(map[uint32]string),
+		prefixes:  make(map[string][]string),
 	}
 }
 
