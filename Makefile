@@ -42,7 +42,8 @@ lint:
 
 # Fuzz targets as package:Target.
 FUZZ_TARGETS := ./nflog:FuzzDecode ./nflog:FuzzConntrack ./nflog:FuzzDatagram ./nflog:FuzzCaptureFile \
-                ./plugins/inputs/nflog:FuzzConfig ./plugins/inputs/nflog:FuzzMetricOutput
+                ./plugins/inputs/nflog:FuzzConfig ./plugins/inputs/nflog:FuzzMetricOutput \
+                ./cmd/telegraf-nflog:FuzzLineProtocol
 
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(SMOKEFUZZ) $${t%%:*}/ || exit 1; done
