@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -694,5 +695,83 @@ func BenchmarkAdd(b *testing.B) {
 				n.build.add(nopAccumulator{}, &p)
 			}
 		})
+	}
+}
+
+// metricAccumulator keeps the metrics added with AddMetric as they are,
+// with their field order.
+type metricAccumulator struct {
+	testutil.Accumulator
+	mu      sync.Mutex
+	metrics []telegraf.Metric
+}
+
+func (a *metricAccumulator) AddMetric(m telegraf.Metric) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.metrics = append(a.metrics, m)
+}
+
+// Packet metrics are made from a template per tag set and field set: each
+// must carry its own packet's values, whatever came before it, and the
+// fields come in one fixed order (line protocol output is stable).
+func TestPacketMetricsFromTemplates(t *testing.T) {
+	udpPacket := func(ts time.Time, length int, sport uint16, uid uint32) message {
+		return msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, nflog.HookInput), tsAttr(ts),
+			u32Attr(nflog.AttrInDev, 1), u32Attr(nflog.AttrUID, uid),
+			payloadAttr(ipv4("192.0.2.1", "198.51.100.2", 17, 20+8+length, udp(sport, 53, length))))
+	}
+	icmpPacket := func(ts time.Time, typ uint8) message {
+		return msg(nflog.FamilyIPv4, 5, recorded, hdrAttr(0x0800, nflog.HookInput), tsAttr(ts),
+			u32Attr(nflog.AttrInDev, 1), u32Attr(nflog.AttrUID, 7),
+			payloadAttr(ipv4("192.0.2.9", "198.51.100.2", 1, 20+8, icmp(typ, 0))))
+	}
+	data := capture(t,
+		udpPacket(t0, 10, 1001, 7),
+		udpPacket(t0.Add(time.Microsecond), 11, 1002, 7), // same series, same fields
+		icmpPacket(t0.Add(2*time.Microsecond), 8),         // same series, other fields
+		udpPacket(t0.Add(3*time.Microsecond), 12, 1003, 8), // another series
+		udpPacket(t0.Add(4*time.Microsecond), 13, 1004, 7), // back to the first
+	)
+	n := newPlugin(t, func(n *NFLOG) {
+		n.ExtraFields = []string{"src", "sport", "icmp_type", "ttl"}
+		n.ExtraTags = []string{"ip_proto"}
+	})
+	fromCapture(n, data)
+	require.NoError(t, n.Init())
+	acc := &metricAccumulator{}
+	require.NoError(t, n.Start(acc))
+	t.Cleanup(n.Stop)
+	select {
+	case <-n.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the capture was not read to its end within 10s")
+	}
+	require.NoError(t, n.Err())
+
+	type field struct {
+		key   string
+		value any
+	}
+	want := [][]field{
+		{{"len", int64(38)}, {"mark", int64(0)}, {"timestamp_us", t0.UnixMicro()}, {"src", "192.0.2.1"}, {"sport", int64(1001)}, {"ttl", int64(64)}},
+		{{"len", int64(39)}, {"mark", int64(0)}, {"timestamp_us", t0.UnixMicro() + 1}, {"src", "192.0.2.1"}, {"sport", int64(1002)}, {"ttl", int64(64)}},
+		{{"len", int64(28)}, {"mark", int64(0)}, {"timestamp_us", t0.UnixMicro() + 2}, {"src", "192.0.2.9"}, {"icmp_type", int64(8)}, {"ttl", int64(64)}},
+		{{"len", int64(40)}, {"mark", int64(0)}, {"timestamp_us", t0.UnixMicro() + 3}, {"src", "192.0.2.1"}, {"sport", int64(1003)}, {"ttl", int64(64)}},
+		{{"len", int64(41)}, {"mark", int64(0)}, {"timestamp_us", t0.UnixMicro() + 4}, {"src", "192.0.2.1"}, {"sport", int64(1004)}, {"ttl", int64(64)}},
+	}
+	wantUID := []string{"7", "7", "7", "8", "7"}
+	wantProto := []string{"udp", "udp", "icmp", "udp", "udp"}
+	acc.mu.Lock()
+	defer acc.mu.Unlock()
+	require.Len(t, acc.metrics, len(want))
+	for i, m := range acc.metrics {
+		var got []field
+		for _, f := range m.FieldList() {
+			got = append(got, field{f.Key, f.Value})
+		}
+		require.Equal(t, want[i], got, "metric %d", i)
+		require.Equal(t, map[string]string{"indev": "lo", "proto": "ipv4", "uid": wantUID[i], "ip_proto": wantProto[i]}, m.Tags(), "metric %d", i)
+		require.Equal(t, t0.Add(time.Duration(i)*time.Microsecond).UnixNano(), m.Time().UnixNano(), "metric %d", i)
 	}
 }
