@@ -728,8 +728,8 @@ func TestPacketMetricsFromTemplates(t *testing.T) {
 	}
 	data := capture(t,
 		udpPacket(t0, 10, 1001, 7),
-		udpPacket(t0.Add(time.Microsecond), 11, 1002, 7), // same series, same fields
-		icmpPacket(t0.Add(2*time.Microsecond), 8),         // same series, other fields
+		udpPacket(t0.Add(time.Microsecond), 11, 1002, 7),   // same series, same fields
+		icmpPacket(t0.Add(2*time.Microsecond), 8),          // same series, other fields
 		udpPacket(t0.Add(3*time.Microsecond), 12, 1003, 8), // another series
 		udpPacket(t0.Add(4*time.Microsecond), 13, 1004, 7), // back to the first
 	)
