@@ -53,7 +53,7 @@ type result struct {
 func main() {
 	group := flag.Int("group", 0, "NFLOG group")
 	nsPath := flag.String("netns", "", "network namespace to read in (e.g. /run/netns/NAME); empty: the current one")
-	mode := flag.String("mode", "zerocopy", `"zerocopy" (Reader.Loop) or "copy" (Reader.Next); probes that bypass the library's read path, counting netlink messages without decoding: "rawfd" (blocking recv(2) on Reader.Fd from a locked thread), "netpoll" (the netpoller and recvfrom through syscall.Syscall, as the library reads), "netpoll-raw" (the same through syscall.RawSyscall)`)
+	mode := flag.String("mode", "zerocopy", `"zerocopy" (Reader.Loop) or "copy" (Reader.Next); probes that bypass the library's read path, counting netlink messages without decoding: "rawfd" (blocking recv(2) on Reader.Fd from a locked thread), "rawfd-raw" (the same through syscall.RawSyscall6), "netpoll-mmsg" (the netpoller and recvmmsg, see pollReadMmsg), "netpoll" (the netpoller and recvfrom through syscall.Syscall, as the library reads), "netpoll-raw" (the same through syscall.RawSyscall)`)
 	threshold := flag.Uint("threshold", 64, "queue threshold (packets per batch)")
 	flush := flag.Duration("flush", 100*time.Millisecond, "flush timeout")
 	rcvbuf := flag.Int("rcvbuf", 8<<20, "socket receive buffer, bytes (0: system default)")
@@ -70,7 +70,7 @@ func main() {
 	switch *mode {
 	case "zerocopy", "copy", "rawfd", "rawfd-raw", "netpoll", "netpoll-raw", "netpoll-mmsg":
 	default:
-		fatal(fmt.Errorf(`-mode %q: use "zerocopy", "copy", "rawfd", "netpoll" or "netpoll-raw"`, *mode))
+		fatal(fmt.Errorf(`-mode %q: use "zerocopy", "copy", "rawfd", "rawfd-raw", "netpoll", "netpoll-raw" or "netpoll-mmsg"`, *mode))
 	}
 	probe := *mode == "rawfd" || *mode == "rawfd-raw" || *mode == "netpoll" || *mode == "netpoll-raw" || *mode == "netpoll-mmsg"
 	cfg := nflog.Config{
@@ -268,6 +268,11 @@ type rawCounter struct {
 // rawRead is the rawfd probe: what a Go reader costs when it blocks in
 // recv(2) on its own OS thread like the C reader, instead of parking in the
 // netpoller. It counts NFULNL_MSG_PACKET messages and decodes nothing.
+// With raw (rawfd-raw) the call goes through syscall.RawSyscall6, so the
+// goroutine keeps its P while it blocks: fine for a probe, not for a
+// library (bench/README.md). SO_RCVTIMEO bounds the block, and it makes a
+// signal, such as the runtime's preemption signal, interrupt the call with
+// EINTR instead of restarting it, so a garbage collection is not held up.
 func rawRead(fd int, raw bool, c *rawCounter, stopping *atomic.Bool) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
