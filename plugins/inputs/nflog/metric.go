@@ -185,21 +185,20 @@ func (b *builder) add(acc telegraf.Accumulator, p *nflog.Packet) {
 		b.addExtraTags(p, &l, layersOK)
 	}
 
-	// Fields.
 	length := int64(len(p.Payload))
 	if layersOK && l.Length > 0 {
 		length = int64(l.Length)
 	}
-	if p.Has(nflog.AttrPayload) {
-		b.field(fieldLen, "len", length)
-	}
-	b.field(0, "mark", int64(p.Mark))
-	b.field(0, "timestamp_us", p.Timestamp.UnixMicro())
-	if b.fields != 0 {
-		b.addExtraFields(p, &l, layersOK)
-	}
 
 	if b.packets {
+		if p.Has(nflog.AttrPayload) {
+			b.field(fieldLen, "len", length)
+		}
+		b.field(0, "mark", int64(p.Mark))
+		b.field(0, "timestamp_us", p.Timestamp.UnixMicro())
+		if b.fields != 0 {
+			b.addExtraFields(p, &l, layersOK)
+		}
 		b.tmplKey = append(append(b.tmplKey[:0], b.key...), byte(b.present), byte(b.present>>8))
 		m := b.templates.get(b.tmplKey, b.tagList, b.fieldList)
 		m.SetTime(b.times.next(b.key, p.Timestamp))
@@ -468,7 +467,8 @@ func (u *uniqueTimes) next(key []byte, t time.Time) time.Time {
 		if len(u.last) >= u.limit {
 			u.evict()
 		}
-		last = &ns
+		last = new(int64)
+		*last = ns
 		u.last[string(key)] = last
 	}
 	u.prev, u.prevKey = last, append(u.prevKey[:0], key...)
