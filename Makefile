@@ -10,7 +10,7 @@ PKGS      := ./...
 APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb
 TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd
 
-.PHONY: all build test unit deps lint fuzz fuzz-smoke soak bench flood demo clean
+.PHONY: all build test unit deps lint fuzz fuzz-smoke soak bench flood microbench demo clean
 
 all: build
 
@@ -57,14 +57,17 @@ SOAKTIME ?= 10m
 soak:
 	NFLOG_SOAK=$(SOAKTIME) $(GO) test -race -count=1 -timeout 0 -run '^TestIntegrationSoak$$' -v ./plugins/inputs/nflog/
 
-## bench: micro-benchmarks (decode, metric building).
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
-
-## flood: the NFLOG flood benchmark (root): C baseline, library, tcpdump, execd;
+## bench: the NFLOG flood benchmark (root): C baseline, library, tcpdump, execd;
 ## FLOODFLAGS="-runs 3 -json results.json". See bench/README.md.
-flood: build
+bench: build
 	$(GO) run ./bench/cmd/nflog-bench -execd $(BIN) $(FLOODFLAGS)
+
+## flood: the same as bench.
+flood: bench
+
+## microbench: go test -bench micro-benchmarks (decode, Loop, Next, metric building).
+microbench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 clean:
 	rm -rf bin

@@ -14,7 +14,9 @@ import (
 // FuzzLineProtocol compare the two). It is hand-written because, at a
 // metric per logged packet, the serializer was a fifth of the binary's CPU
 // (make flood, scenario a, perf): it escapes every tag of every metric
-// again and copies each line out of its own buffer. Here the escaped
+// again and copies each line out of its own buffer (BenchmarkLineProtocol:
+// 770-1120 ns and an allocation a metric, against 280 ns and none here).
+// Here the escaped
 // "name,tags " header is kept while consecutive metrics have the same name
 // and tags, as packets of one series do, and lines are appended to the
 // caller's buffer. Metrics it would write differently (a field it cannot

@@ -131,3 +131,37 @@ func FuzzLineProtocol(f *testing.F) {
 		compareWithTelegraf(t, []telegraf.Metric{m, m, m.Copy()})
 	})
 }
+
+// BenchmarkLineProtocol: a packet metric of the default shape, written by
+// Telegraf's serializer (as the binary did) and by lineProtocol.
+func BenchmarkLineProtocol(b *testing.B) {
+	tags := map[string]string{"outdev": "lo", "proto": "ipv4", "uid": "0", "prefix": "DROP:wan"}
+	m := metric.New("nflog", tags, nil, time.Unix(1700000000, 123456789))
+	m.AddField("len", int64(92))
+	m.AddField("mark", int64(0))
+	m.AddField("timestamp_us", int64(1700000000123456))
+	b.Run("telegraf", func(b *testing.B) {
+		s := &influx.Serializer{}
+		require.NoError(b, s.Init())
+		var buf []byte
+		b.ReportAllocs()
+		for b.Loop() {
+			out, err := s.Serialize(m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf = append(buf[:0], out...)
+		}
+	})
+	b.Run("lineProtocol", func(b *testing.B) {
+		lp, err := newLineProtocol()
+		require.NoError(b, err)
+		var buf []byte
+		b.ReportAllocs()
+		for b.Loop() {
+			if buf, err = lp.appendMetric(buf[:0], m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
