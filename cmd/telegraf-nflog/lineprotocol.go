@@ -16,10 +16,9 @@ import (
 // (make flood, scenario a, perf): it escapes every tag of every metric
 // again and copies each line out of its own buffer (BenchmarkLineProtocol:
 // 770-1120 ns and an allocation a metric, against 280 ns and none here).
-// Here the escaped
-// "name,tags " header is kept while consecutive metrics have the same name
-// and tags, as packets of one series do, and lines are appended to the
-// caller's buffer. Metrics it would write differently (a field it cannot
+// Here the escaped "name,tags " header is kept while consecutive metrics
+// have the same name and tags, as packets of one series do, and lines are
+// appended to the caller's buffer. Metrics it would write differently (a field it cannot
 // write, an empty name) go to Telegraf's serializer.
 type lineProtocol struct {
 	fallback *influx.Serializer
