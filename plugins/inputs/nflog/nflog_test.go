@@ -44,10 +44,17 @@ func newPlugin(t *testing.T, mod func(*NFLOG)) *NFLOG {
 // produced, without calling Gather.
 func replay(t *testing.T, n *NFLOG, data []byte) *testutil.Accumulator {
 	t.Helper()
+	var acc testutil.Accumulator
+	replayInto(t, n, data, &acc)
+	return &acc
+}
+
+// replayInto is replay into the given accumulator.
+func replayInto(t *testing.T, n *NFLOG, data []byte, acc telegraf.Accumulator) {
+	t.Helper()
 	fromCapture(n, data)
 	require.NoError(t, n.Init())
-	var acc testutil.Accumulator
-	require.NoError(t, n.Start(&acc))
+	require.NoError(t, n.Start(acc))
 	t.Cleanup(n.Stop)
 	select {
 	case <-n.Done():
@@ -55,7 +62,6 @@ func replay(t *testing.T, n *NFLOG, data []byte) *testutil.Accumulator {
 		t.Fatal("the capture was not read to its end within 10s")
 	}
 	require.NoError(t, n.Err())
-	return &acc
 }
 
 func TestSampleConfig(t *testing.T) {
@@ -737,17 +743,8 @@ func TestPacketMetricsFromTemplates(t *testing.T) {
 		n.ExtraFields = []string{"src", "sport", "icmp_type", "ttl"}
 		n.ExtraTags = []string{"ip_proto"}
 	})
-	fromCapture(n, data)
-	require.NoError(t, n.Init())
 	acc := &metricAccumulator{}
-	require.NoError(t, n.Start(acc))
-	t.Cleanup(n.Stop)
-	select {
-	case <-n.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the capture was not read to its end within 10s")
-	}
-	require.NoError(t, n.Err())
+	replayInto(t, n, data, acc)
 
 	type field struct {
 		key   string
