@@ -120,10 +120,12 @@ type builder struct {
 	series *counterSet
 
 	// Reused for every packet. Tags and fields are collected in slices
-	// and the metric is built from them with AddTag and AddField, not
-	// handed to acc.AddFields as maps: filling two maps for metric.New to
-	// iterate and sort was most of the plugin's cost per packet
-	// (BenchmarkAdd, packets: 2.3-2.7 µs and 17 allocations before).
+	// and the metric is made from a template of their shape (templates),
+	// not handed to acc.AddFields as maps: filling two maps for
+	// metric.New to iterate and sort was most of the plugin's cost per
+	// packet (BenchmarkAdd, packets: 2.1-2.7 µs and 17 allocations then,
+	// 1.3-1.4 µs and 13 now). Tag values never hold a NUL (tagValue), so
+	// key, NUL-separated, names the tag set unambiguously.
 	tagList   []tagPair
 	fieldList []fieldPair
 	present   extraFields // which optional fields fieldList has
