@@ -287,11 +287,16 @@ type fieldPair struct {
 }
 
 // tag sets a tag, unless it is set already, and appends it to the series
-// key. A packet has a dozen tags at most: a scan beats a map.
+// key. Only prefix_pattern's groups can repeat a name (the plugin's own
+// tags are distinct, and Init refuses groups named like them), so the scan
+// for one is skipped without a pattern; a dozen tags at most: a scan beats
+// a map.
 func (b *builder) tag(name, value string) {
-	for _, t := range b.tagList {
-		if t.key == name {
-			return
+	if b.prefixRE != nil {
+		for _, t := range b.tagList {
+			if t.key == name {
+				return
+			}
 		}
 	}
 	b.tagList = append(b.tagList, tagPair{name, value})
