@@ -406,6 +406,8 @@ func (n *NFLOG) Start(acc telegraf.Accumulator) error {
 	}
 	n.reader = r
 	n.acc = acc
+	b, borrows := acc.(metricBorrower)
+	n.build.borrow = borrows && b.BorrowsMetrics()
 	n.growths = 0 // a new reader counts from zero
 	n.stopping.Store(false)
 	n.readErr.Store(nil)

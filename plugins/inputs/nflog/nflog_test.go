@@ -18,6 +18,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/plugins/inputs"
+	influxserializer "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/selfstat"
 	"github.com/influxdata/telegraf/testutil"
 
@@ -770,5 +771,74 @@ func TestPacketMetricsFromTemplates(t *testing.T) {
 		require.Equal(t, want[i], got, "metric %d", i)
 		require.Equal(t, map[string]string{"indev": "lo", "proto": "ipv4", "uid": wantUID[i], "ip_proto": wantProto[i]}, m.Tags(), "metric %d", i)
 		require.Equal(t, t0.Add(time.Duration(i)*time.Microsecond).UnixNano(), m.Time().UnixNano(), "metric %d", i)
+	}
+}
+
+// borrowingAccumulator serializes each packet metric when it is added and
+// keeps only the line, as the telegraf-nflog binary does, so the plugin
+// lends it its metrics.
+type borrowingAccumulator struct {
+	testutil.Accumulator
+	t     *testing.T
+	ser   *influxserializer.Serializer
+	lines []string
+}
+
+func (*borrowingAccumulator) BorrowsMetrics() bool { return true }
+
+func (a *borrowingAccumulator) AddMetric(m telegraf.Metric) {
+	b, err := a.ser.Serialize(m)
+	require.NoError(a.t, err)
+	a.lines = append(a.lines, string(b))
+}
+
+// A borrowing accumulator gets the same metrics, line for line, as one that
+// keeps them, over packets of many shapes: the lent template carries each
+// packet's own values, and the copies handed to keepers are not the template.
+func TestBorrowedMetricsMatchKeptOnes(t *testing.T) {
+	var msgs []message
+	for i := range 40 {
+		ts := t0.Add(time.Duration(i) * time.Microsecond)
+		attrs := []attr{hdrAttr(0x0800, nflog.HookInput), tsAttr(ts), u32Attr(nflog.AttrInDev, 1), u32Attr(nflog.AttrUID, uint32(i%3))}
+		if i%4 == 0 {
+			attrs = append(attrs, prefixAttr("DROP:wan"))
+		}
+		switch i % 5 {
+		case 0:
+			attrs = append(attrs, payloadAttr(ipv4("192.0.2.9", "198.51.100.2", 1, 20+8, icmp(uint8(i), 0))))
+		case 1: // no payload: no "len"
+		default:
+			attrs = append(attrs, payloadAttr(ipv4("192.0.2.1", "198.51.100.2", 17, 20+8+i, udp(uint16(1000+i), 53, i))))
+		}
+		msgs = append(msgs, msg(nflog.FamilyIPv4, 5, recorded, attrs...))
+	}
+	data := capture(t, msgs...)
+	shipped, err := os.ReadFile("../../../nflog/testdata/lo-mixed.pcap")
+	require.NoError(t, err)
+
+	setup := func(n *NFLOG) {
+		n.PrefixPattern = `^(?P<action>[A-Z]+):(?P<zone>\w+)`
+		n.ExtraTags = []string{"ip_proto", "hook"}
+		n.ExtraFields = []string{"src", "sport", "icmp_type", "captured_len"}
+	}
+	for name, capture := range map[string][]byte{"synthetic": data, "lo-mixed.pcap": shipped} {
+		t.Run(name, func(t *testing.T) {
+			ser := &influxserializer.Serializer{}
+			require.NoError(t, ser.Init())
+
+			keeper := &metricAccumulator{}
+			replayInto(t, newPlugin(t, setup), capture, keeper)
+			var want []string
+			for _, m := range keeper.metrics {
+				b, err := ser.Serialize(m)
+				require.NoError(t, err)
+				want = append(want, string(b))
+			}
+
+			borrower := &borrowingAccumulator{t: t, ser: ser}
+			replayInto(t, newPlugin(t, setup), capture, borrower)
+			require.NotEmpty(t, want)
+			require.Equal(t, want, borrower.lines)
+		})
 	}
 }
