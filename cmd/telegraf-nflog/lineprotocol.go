@@ -93,7 +93,7 @@ func (lp *lineProtocol) serialize(dst []byte, m telegraf.Metric) ([]byte, error)
 
 // sameSeries reports whether the cached header is m's. The strings
 // compared are mostly the very same (interned by the plugin), which
-// compares in constant time.
+// compare cheaply.
 func (lp *lineProtocol) sameSeries(m telegraf.Metric) bool {
 	tags := m.TagList()
 	if !lp.hdrValid || m.Name() != lp.hdrName || len(tags) != len(lp.hdrTags) {

@@ -382,7 +382,8 @@ func (b *builder) field(bit extraFields, name string, value any) {
 
 // templates holds, per shape of metric (tag set and which fields it has),
 // a metric with those tags and fields, and makes each packet's metric as a
-// Copy of it with the packet's values. Building every metric with AddTag
+// Copy of it with the packet's values, or lends the template itself with
+// them to a metricBorrower. Building every metric with AddTag
 // and AddField cost 1.7-1.9 µs and 19 allocations a packet in BenchmarkAdd,
 // mostly in growing the tag and field slices one by one; Copy sizes them
 // once and skips the sorted insertion of the tags.
