@@ -329,21 +329,19 @@ func countPackets(b []byte) uint64 {
 	return k
 }
 
-// pollRead is the netpoll probes: a dup of the reader's socket in Go's
-// netpoller, read like the library reads (non-blocking recvfrom inside
-// RawConn.Read), with the recvfrom issued through syscall.Syscall6 or,
-// with raw, syscall.RawSyscall6 (which skips entersyscall/exitsyscall and
-// so never wakes a sleeping sysmon thread; fine for a call that cannot block).
-func pollRead(fd int, raw bool, c *rawCounter, stopping *atomic.Bool) error {
+// pollFile returns a dup of the reader's socket registered with the
+// netpoller (non-blocking) and its RawConn; reads on it are woken when
+// stopping is set.
+func pollFile(fd int, stopping *atomic.Bool) (*os.File, syscall.RawConn, error) {
 	nfd, err := unix.Dup(fd)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	f := os.NewFile(uintptr(nfd), "nflog") // non-blocking: registered with the netpoller
-	defer f.Close()
+	f := os.NewFile(uintptr(nfd), "nflog")
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return err
+		f.Close()
+		return nil, nil, err
 	}
 	go func() { // wake the read when the run stops
 		for !stopping.Load() {
@@ -351,6 +349,20 @@ func pollRead(fd int, raw bool, c *rawCounter, stopping *atomic.Bool) error {
 		}
 		f.SetReadDeadline(time.Unix(1, 0))
 	}()
+	return f, rc, nil
+}
+
+// pollRead is the netpoll probes: a dup of the reader's socket in Go's
+// netpoller, read like the library reads (non-blocking recvfrom inside
+// RawConn.Read), with the recvfrom issued through syscall.Syscall6 or,
+// with raw, syscall.RawSyscall6 (which skips entersyscall/exitsyscall and
+// so never wakes a sleeping sysmon thread; fine for a call that cannot block).
+func pollRead(fd int, raw bool, c *rawCounter, stopping *atomic.Bool) error {
+	f, rc, err := pollFile(fd, stopping)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
 	buf := make([]byte, 1<<20)
 	for !stopping.Load() {
 		var n uintptr
@@ -387,22 +399,11 @@ func pollRead(fd int, raw bool, c *rawCounter, stopping *atomic.Bool) error {
 // EAGAIN. (Returning from RawConn.Read instead would lose that knowledge:
 // the next Read resets the poller's ready flag and must try a read first.)
 func pollReadMmsg(fd int, c *rawCounter, stopping *atomic.Bool) error {
-	nfd, err := unix.Dup(fd)
+	f, rc, err := pollFile(fd, stopping)
 	if err != nil {
 		return err
 	}
-	f := os.NewFile(uintptr(nfd), "nflog")
 	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	go func() {
-		for !stopping.Load() {
-			time.Sleep(50 * time.Millisecond)
-		}
-		f.SetReadDeadline(time.Unix(1, 0))
-	}()
 	const vlen = 8
 	bufs := make([][]byte, vlen)
 	iov := make([]unix.Iovec, vlen)
