@@ -213,23 +213,10 @@ func (r *Reader) lockFor(ctx context.Context, wait bool) error {
 
 func (r *Reader) unlock() { <-r.recvLock }
 
-func (r *Reader) pop() (entry, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.head == len(r.pending) {
-		return entry{}, false
-	}
-	e := r.pending[r.head]
-	r.pending[r.head] = entry{} // let the packet's memory go
-	r.head++
-	if r.head == len(r.pending) {
-		r.pending, r.head = r.pending[:0], 0
-	}
-	return e, true
-}
-
-// popInto is pop into *p, which spares Next a copy of the packet.
-func (r *Reader) popInto(p *Packet) (bool, error) {
+// pop moves the oldest queued entry into *p (a copy of the packet, but
+// none of the whole entry) and returns its error; false when the queue is
+// empty.
+func (r *Reader) pop(p *Packet) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.head == len(r.pending) {
@@ -258,11 +245,11 @@ func (r *Reader) push(e entry) {
 // (see IsTemporary).
 func (r *Reader) Next(ctx context.Context) (p Packet, err error) {
 	for {
-		if ok, err := r.popInto(&p); ok {
+		if ok, err := r.pop(&p); ok {
 			return p, err
 		}
 		if err := r.fill(ctx, true); err != nil {
-			if ok, err := r.popInto(&p); ok { // queued by another goroutine meanwhile
+			if ok, err := r.pop(&p); ok { // queued by another goroutine meanwhile
 				return p, err
 			}
 			return Packet{}, err
@@ -273,13 +260,13 @@ func (r *Reader) Next(ctx context.Context) (p Packet, err error) {
 // TryNext is Next without blocking: it returns ErrWouldBlock when no
 // message is waiting, or when another goroutine is receiving.
 func (r *Reader) TryNext() (p Packet, err error) {
-	if ok, err := r.popInto(&p); ok {
+	if ok, err := r.pop(&p); ok {
 		return p, err
 	}
 	if err := r.fill(context.Background(), false); err != nil && !errors.Is(err, ErrWouldBlock) {
 		return Packet{}, err
 	}
-	if ok, err := r.popInto(&p); ok {
+	if ok, err := r.pop(&p); ok {
 		return p, err
 	}
 	return Packet{}, ErrWouldBlock
@@ -341,13 +328,14 @@ func (r *Reader) Queue(ctx context.Context, wait bool) (int, error) {
 // be called again, or ErrClosed, or ctx's error).
 func (r *Reader) Loop(ctx context.Context, count int, fn func(*Packet) error) error {
 	handled := 0
+	var p Packet
 	for count < 0 || handled < count {
 		// Messages queued earlier go first, to keep the kernel's order.
-		if e, ok := r.pop(); ok {
-			if e.err != nil {
-				return e.err
+		if ok, err := r.pop(&p); ok {
+			if err != nil {
+				return err
 			}
-			if err := fn(&e.p); err != nil {
+			if err := fn(&p); err != nil {
 				return err
 			}
 			handled++
