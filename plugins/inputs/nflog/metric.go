@@ -388,9 +388,33 @@ func (b *builder) field(bit extraFields, name string, value any) {
 // mostly in growing the tag and field slices one by one; Copy sizes them
 // once and skips the sorted insertion of the tags.
 type templates struct {
-	m       map[string]telegraf.Metric
-	lastKey []byte // consecutive packets mostly have the same shape
-	last    telegraf.Metric
+	m    map[string]telegraf.Metric
+	last lastHit[telegraf.Metric]
+}
+
+// lastHit remembers a cache's last lookup, so that a lookup of the same
+// key again skips the map: consecutive packets are mostly of one series.
+type lastHit[V any] struct {
+	key []byte
+	v   V
+	ok  bool
+}
+
+func (l *lastHit[V]) get(key []byte) (V, bool) {
+	if l.ok && bytes.Equal(key, l.key) {
+		return l.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+func (l *lastHit[V]) set(key []byte, v V) {
+	l.key, l.v, l.ok = append(l.key[:0], key...), v, true
+}
+
+func (l *lastHit[V]) reset() {
+	var zero V
+	l.v, l.ok = zero, false
 }
 
 // metricBorrower is implemented by an accumulator that is done with a
@@ -408,8 +432,8 @@ type metricBorrower interface {
 // with the packet's field values, or, with borrow, the template itself,
 // valid until the next call.
 func (t *templates) get(key []byte, tags []tagPair, fields []fieldPair, borrow bool) telegraf.Metric {
-	tm := t.last
-	if tm == nil || !bytes.Equal(key, t.lastKey) {
+	tm, ok := t.last.get(key)
+	if !ok {
 		tm = t.m[string(key)]
 		if tm == nil {
 			tm = metric.New(measurementPackets, nil, nil, time.Time{})
@@ -424,7 +448,7 @@ func (t *templates) get(key []byte, tags []tagPair, fields []fieldPair, borrow b
 			}
 			t.m[string(key)] = tm
 		}
-		t.last, t.lastKey = tm, append(t.lastKey[:0], key...)
+		t.last.set(key, tm)
 	}
 	m := tm
 	if !borrow {
@@ -471,17 +495,16 @@ type uniqueTimes struct {
 	newest int64
 	limit  int
 
-	// The series of the previous call, to skip the map lookup when the
-	// next packet is of the same series, as it mostly is.
-	prevKey []byte
-	prev    *int64
+	prev lastHit[*int64]
 }
 
 func (u *uniqueTimes) next(key []byte, t time.Time) time.Time {
 	ns := t.UnixNano()
-	last, ok := u.prev, u.prev != nil && bytes.Equal(key, u.prevKey)
+	last, ok := u.prev.get(key)
 	if !ok {
-		last, ok = u.last[string(key)]
+		if last, ok = u.last[string(key)]; ok {
+			u.prev.set(key, last)
+		}
 	}
 	if ok {
 		if ns <= *last && *last-ns < int64(maxReorder) {
@@ -496,8 +519,8 @@ func (u *uniqueTimes) next(key []byte, t time.Time) time.Time {
 		last = new(int64)
 		*last = ns
 		u.last[string(key)] = last
+		u.prev.set(key, last)
 	}
-	u.prev, u.prevKey = last, append(u.prevKey[:0], key...)
 	if ns > u.newest {
 		u.newest = ns
 	}
@@ -505,7 +528,7 @@ func (u *uniqueTimes) next(key []byte, t time.Time) time.Time {
 }
 
 func (u *uniqueTimes) evict() {
-	u.prev = nil
+	u.prev.reset()
 	cutoff := u.newest - int64(maxReorder)
 	for k, v := range u.last {
 		if *v < cutoff {
@@ -528,8 +551,7 @@ type counterSet struct {
 	series   map[string]*counter
 	overflow int64
 
-	lastKey []byte // the tag set of the previous packet and its counter
-	last    *counter
+	last lastHit[*counter]
 }
 
 type counter struct {
@@ -544,22 +566,21 @@ func newCounterSet(limit int) *counterSet {
 func (c *counterSet) add(key []byte, tags []tagPair, size int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.last, c.last != nil && bytes.Equal(key, c.lastKey)
+	s, ok := c.last.get(key)
 	if !ok {
-		s, ok = c.series[string(key)]
-	}
-	if !ok {
-		if len(c.series) >= c.limit {
-			c.overflow++
-			return
+		if s, ok = c.series[string(key)]; !ok {
+			if len(c.series) >= c.limit {
+				c.overflow++
+				return
+			}
+			s = &counter{tags: make(map[string]string, len(tags))}
+			for _, t := range tags {
+				s.tags[t.key] = t.value
+			}
+			c.series[string(key)] = s
 		}
-		s = &counter{tags: make(map[string]string, len(tags))}
-		for _, t := range tags {
-			s.tags[t.key] = t.value
-		}
-		c.series[string(key)] = s
+		c.last.set(key, s)
 	}
-	c.last, c.lastKey = s, append(c.lastKey[:0], key...)
 	s.packets++
 	s.bytes += size
 }

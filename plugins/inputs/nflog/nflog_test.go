@@ -842,3 +842,22 @@ func TestBorrowedMetricsMatchKeptOnes(t *testing.T) {
 		})
 	}
 }
+
+// Packets of series that alternate, repeat, and overflow the limit are each
+// counted against their own series (the counter set remembers the last
+// series it looked up).
+func TestCounterSetRunsOfSeries(t *testing.T) {
+	c := newCounterSet(2)
+	tags := func(v string) []tagPair { return []tagPair{{"k", v}} }
+	for _, k := range []string{"a", "a", "b", "a", "c", "c", "b", "b", "c", "a"} {
+		c.add([]byte("k\x00"+k+"\x00"), tags(k), int64(len(k)))
+	}
+	require.Equal(t, int64(3), c.overflows()) // every "c": the limit is two series
+	var acc testutil.Accumulator
+	c.emit(&acc, t0)
+	got := map[string]int64{}
+	for _, m := range acc.Metrics {
+		got[m.Tags["k"]] = m.Fields["packets_total"].(int64)
+	}
+	require.Equal(t, map[string]int64{"a": 4, "b": 3}, got)
+}
