@@ -21,7 +21,11 @@ import (
 // appended to the caller's buffer. Metrics it would write differently (a
 // field it cannot write, an empty name) go to Telegraf's serializer.
 type lineProtocol struct {
-	fallback *influx.Serializer
+	// fallback is Telegraf's serializer, for what appendMetric does not
+	// write itself: the serializer drops (with a debug message) fields of
+	// other types, NaN and infinite values and keys that escape to
+	// nothing, and refuses metrics without a name or a field.
+	fallback serializerEncoder
 
 	header   []byte // escaped name and tags, with the trailing space
 	hdrName  string
@@ -34,14 +38,14 @@ func newLineProtocol() (*lineProtocol, error) {
 	if err := s.Init(); err != nil {
 		return nil, err
 	}
-	return &lineProtocol{fallback: s}, nil
+	return &lineProtocol{fallback: serializerEncoder{s}}, nil
 }
 
 // appendMetric appends m's line to dst.
 func (lp *lineProtocol) appendMetric(dst []byte, m telegraf.Metric) ([]byte, error) {
 	fields := m.FieldList()
 	if m.Name() == "" || len(fields) == 0 {
-		return lp.serialize(dst, m)
+		return lp.fallback.appendMetric(dst, m)
 	}
 	if !lp.sameSeries(m) {
 		lp.buildHeader(m)
@@ -50,7 +54,7 @@ func (lp *lineProtocol) appendMetric(dst []byte, m telegraf.Metric) ([]byte, err
 	dst = append(dst, lp.header...)
 	for i, f := range fields {
 		if f.Key == "" {
-			return lp.serialize(dst[:start], m)
+			return lp.fallback.appendMetric(dst[:start], m)
 		}
 		if i > 0 {
 			dst = append(dst, ',')
@@ -64,7 +68,7 @@ func (lp *lineProtocol) appendMetric(dst []byte, m telegraf.Metric) ([]byte, err
 			dst = append(strconv.AppendInt(dst, int64(min(v, math.MaxInt64)), 10), 'i')
 		case float64:
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return lp.serialize(dst[:start], m)
+				return lp.fallback.appendMetric(dst[:start], m)
 			}
 			dst = strconv.AppendFloat(dst, v, 'f', -1, 64)
 		case string:
@@ -74,7 +78,7 @@ func (lp *lineProtocol) appendMetric(dst []byte, m telegraf.Metric) ([]byte, err
 		case bool:
 			dst = strconv.AppendBool(dst, v)
 		default:
-			return lp.serialize(dst[:start], m)
+			return lp.fallback.appendMetric(dst[:start], m)
 		}
 	}
 	dst = append(dst, ' ')
@@ -82,14 +86,6 @@ func (lp *lineProtocol) appendMetric(dst []byte, m telegraf.Metric) ([]byte, err
 	return append(dst, '\n'), nil
 }
 
-// serialize appends m's line as Telegraf's serializer writes it, for
-// what appendMetric does not write itself: the serializer drops (with a
-// debug message) fields of other types, NaN and infinite values and keys
-// that escape to nothing, and refuses metrics without a name or a field.
-func (lp *lineProtocol) serialize(dst []byte, m telegraf.Metric) ([]byte, error) {
-	b, err := lp.fallback.Serialize(m)
-	return append(dst, b...), err
-}
 
 // sameSeries reports whether the cached header is m's. The strings
 // compared are mostly the very same (interned by the plugin), which
