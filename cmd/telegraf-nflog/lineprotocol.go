@@ -86,7 +86,6 @@ func (lp *lineProtocol) appendMetric(dst []byte, m telegraf.Metric) ([]byte, err
 	return append(dst, '\n'), nil
 }
 
-
 // sameSeries reports whether the cached header is m's. The strings
 // compared are mostly the very same (interned by the plugin), which
 // compare cheaply.
