@@ -37,6 +37,8 @@ const (
 	tagPhysOutDev
 	tagGID
 	tagIPProto
+	tagSrcNet
+	tagDstNet
 )
 
 var extraTagNames = map[string]extraTags{
@@ -47,6 +49,8 @@ var extraTagNames = map[string]extraTags{
 	"physoutdev": tagPhysOutDev,
 	"gid":        tagGID,
 	"ip_proto":   tagIPProto,
+	"src_net":    tagSrcNet,
+	"dst_net":    tagDstNet,
 }
 
 // Opt-in fields.
@@ -116,8 +120,11 @@ type builder struct {
 	prefixRE    *regexp.Regexp
 	prefixNames []string
 
-	times  uniqueTimes
-	series *counterSet
+	times    uniqueTimes
+	series   *counterSet
+	nets     *netNames      // src_net, dst_net tags
+	limit    *packetLimiter // packet_metrics_per_second; nil: no limit
+	rankings *rankings      // nil without "top"
 
 	// Reused for every packet. Tags and fields are collected in slices
 	// and the metric is made from a template of their shape (templates),
@@ -193,7 +200,7 @@ func (b *builder) add(acc telegraf.Accumulator, p *nflog.Packet) {
 		length = int64(l.Length)
 	}
 
-	if b.packets {
+	if b.packets && (b.limit == nil || b.limit.allow()) {
 		if p.Has(nflog.AttrPayload) {
 			b.field(fieldLen, "len", length)
 		}
@@ -209,6 +216,9 @@ func (b *builder) add(acc telegraf.Accumulator, p *nflog.Packet) {
 	}
 	if b.counters {
 		b.series.add(b.key, b.tagList, length)
+	}
+	if b.rankings != nil {
+		b.rankings.add(b, p, &l, layersOK, length)
 	}
 }
 
@@ -233,6 +243,14 @@ func (b *builder) addExtraTags(p *nflog.Packet, l *nflog.Layers, layersOK bool) 
 	}
 	if b.tags&tagIPProto != 0 && layersOK && l.HasTransport() {
 		b.tag("ip_proto", nflog.IPProtocolName(l.Protocol))
+	}
+	if b.tags&(tagSrcNet|tagDstNet) != 0 && layersOK && l.HasTransport() {
+		if b.tags&tagSrcNet != 0 {
+			b.tag("src_net", b.nets.of(l.Src))
+		}
+		if b.tags&tagDstNet != 0 {
+			b.tag("dst_net", b.nets.of(l.Dst))
+		}
 	}
 }
 

@@ -61,6 +61,11 @@ type NFLOG struct {
 	ExtraTags         []string        `toml:"extra_tags"`
 	ExtraFields       []string        `toml:"extra_fields"`
 	PrefixPattern     string          `toml:"prefix_pattern"`
+	IPv4Mask          int             `toml:"ipv4_mask"`
+	IPv6Mask          int             `toml:"ipv6_mask"`
+	Top               []rankingConfig `toml:"top"`
+
+	PacketMetricsPerSecond int `toml:"packet_metrics_per_second"`
 
 	Log        telegraf.Logger     `toml:"-"`
 	Statistics *selfstat.Collector `toml:"-"`
@@ -95,7 +100,7 @@ type NFLOG struct {
 // pluginStats are the selfstat counters, mirrored from the reader's Stats
 // and the counter set.
 type pluginStats struct {
-	received, overruns, lost, decodeErrors, growths, counterOverflows selfstat.Stat
+	received, overruns, lost, decodeErrors, growths, counterOverflows, notEmitted selfstat.Stat
 }
 
 func (*NFLOG) SampleConfig() string {
@@ -166,6 +171,7 @@ func (n *NFLOG) Init() error {
 		decodeErrors:     n.Statistics.Register("nflog", "decode_errors", n.statsTags),
 		growths:          n.Statistics.Register("nflog", "buffer_growths", n.statsTags),
 		counterOverflows: n.Statistics.Register("nflog", "counter_overflows", n.statsTags),
+		notEmitted:       n.Statistics.Register("nflog", "packet_metrics_not_emitted", n.statsTags),
 	}
 	n.errs.every = time.Second
 	return nil
@@ -282,21 +288,22 @@ func (n *NFLOG) readerConfig() (nflog.Config, error) {
 func (n *NFLOG) newBuilder() (*builder, error) {
 	b := newBuilder()
 
-	switch n.Metrics {
-	case "", "packets":
-		b.packets = true
-	case "counters":
-		b.counters = true
-	case "both":
-		b.packets, b.counters = true, true
-	default:
-		return nil, fmt.Errorf(`invalid metrics %q: use "packets", "counters" or "both"`, n.Metrics)
+	kinds, err := parseMetricKinds(n.Metrics)
+	if err != nil {
+		return nil, err
 	}
+	b.packets, b.counters = kinds.packets, kinds.counters
 	if b.counters {
 		if n.MaxCounterSeries < 1 {
 			return nil, fmt.Errorf("invalid max_counter_series %d: use a positive number of tag sets", n.MaxCounterSeries)
 		}
 		b.series = newCounterSet(n.MaxCounterSeries)
+	}
+	if b.nets, err = newNetNames(n.IPv4Mask, n.IPv6Mask); err != nil {
+		return nil, err
+	}
+	if b.limit, err = newPacketLimiter(n.PacketMetricsPerSecond); err != nil {
+		return nil, err
 	}
 
 	for _, name := range n.ExtraTags {
@@ -346,6 +353,9 @@ func (n *NFLOG) newBuilder() (*builder, error) {
 		}
 		b.prefixRE = re
 		b.prefixNames = re.SubexpNames()
+	}
+	if b.rankings, err = newRankings(kinds.top, n.Top, b); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -496,10 +506,13 @@ func (n *NFLOG) Gather(acc telegraf.Accumulator) error {
 	if n.build != nil && n.build.series != nil {
 		n.build.series.emit(acc, now)
 	}
+	if n.build != nil && n.build.rankings != nil {
+		n.build.rankings.emit(acc, now)
+	}
 	if n.reader != nil {
-		fields := n.updateStats()
-		n.logGrowth(fields)
-		acc.AddFields("nflog_stats", fields, n.statsTags, now)
+		st := n.updateStats()
+		n.logGrowth(st)
+		st.emit(acc, n.statsTags, now)
 	}
 	return n.Err()
 }
@@ -507,13 +520,12 @@ func (n *NFLOG) Gather(acc telegraf.Accumulator) error {
 // logGrowth says once per interval in which it happened that overruns made
 // the receive buffer grow, and warns when it reached max_read_buffer_size,
 // after which overruns can only be counted.
-func (n *NFLOG) logGrowth(fields map[string]any) {
-	grown, _ := fields["buffer_growths"].(int64)
-	size, _ := fields["read_buffer_bytes"].(int64)
-	if uint64(grown) <= n.growths {
+func (n *NFLOG) logGrowth(st readerStats) {
+	if uint64(st.growths) <= n.growths {
 		return
 	}
-	n.growths = uint64(grown)
+	n.growths = uint64(st.growths)
+	size := st.readBufferBytes
 	if max := int64(n.MaxReadBufferSize); size >= max {
 		n.Log.Warnf("Overruns grew the receive buffer to %d bytes, its maximum (max_read_buffer_size): "+
 			"further overruns drop messages; raise max_read_buffer_size or queue_threshold", size)
@@ -522,32 +534,34 @@ func (n *NFLOG) logGrowth(fields map[string]any) {
 	n.Log.Infof("Overruns grew the receive buffer to %d bytes (up to max_read_buffer_size = %d)", size, int64(n.MaxReadBufferSize))
 }
 
-// updateStats copies the reader's counters to selfstat and returns them as
-// the fields of nflog_stats.
-func (n *NFLOG) updateStats() map[string]any {
+// updateStats copies the reader's counters to selfstat and returns them
+// for nflog_stats.
+func (n *NFLOG) updateStats() readerStats {
 	st := n.reader.Stats()
 	var overflows int64
 	if n.build.series != nil {
 		overflows = n.build.series.overflows()
 	}
-	n.stats.received.Set(int64(st.Received))
-	n.stats.overruns.Set(int64(st.Overruns))
-	n.stats.lost.Set(int64(st.Lost))
-	n.stats.decodeErrors.Set(int64(st.DecodeErrors))
-	n.stats.growths.Set(int64(st.BufferGrowths))
-	n.stats.counterOverflows.Set(overflows)
-	fields := map[string]any{
-		"packets_received":  int64(st.Received),
-		"overruns":          int64(st.Overruns),
-		"packets_lost":      int64(st.Lost),
-		"decode_errors":     int64(st.DecodeErrors),
-		"buffer_growths":    int64(st.BufferGrowths),
-		"counter_overflows": overflows,
+	s := readerStats{
+		received:         int64(st.Received),
+		overruns:         int64(st.Overruns),
+		lost:             int64(st.Lost),
+		decodeErrors:     int64(st.DecodeErrors),
+		growths:          int64(st.BufferGrowths),
+		counterOverflows: overflows,
+		notEmitted:       n.build.limit.notEmitted(),
 	}
 	if size, err := n.reader.ReadBufferSize(); err == nil && n.replay == "" {
-		fields["read_buffer_bytes"] = int64(size)
+		s.readBufferBytes, s.hasReadBuffer = int64(size), true
 	}
-	return fields
+	n.stats.received.Set(s.received)
+	n.stats.overruns.Set(s.overruns)
+	n.stats.lost.Set(s.lost)
+	n.stats.decodeErrors.Set(s.decodeErrors)
+	n.stats.growths.Set(s.growths)
+	n.stats.counterOverflows.Set(s.counterOverflows)
+	n.stats.notEmitted.Set(s.notEmitted)
+	return s
 }
 
 // stopBudget bounds Stop: Telegraf and execd expect a prompt return.
@@ -639,6 +653,8 @@ func init() {
 			Sequence:          "group",
 			Metrics:           "packets",
 			MaxCounterSeries:  10000,
+			IPv4Mask:          24,
+			IPv6Mask:          64,
 		}
 	})
 }

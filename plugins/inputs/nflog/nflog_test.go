@@ -92,7 +92,8 @@ func options(n *NFLOG) *NFLOG {
 		QueueThreshold: n.QueueThreshold, ReadBufferSize: n.ReadBufferSize, MaxReadBufferSize: n.MaxReadBufferSize,
 		NetlinkBufferSize: n.NetlinkBufferSize, OnOverrun: n.OnOverrun, Sequence: n.Sequence, Netns: n.Netns,
 		Metrics: n.Metrics, MaxCounterSeries: n.MaxCounterSeries, ExtraTags: n.ExtraTags,
-		ExtraFields: n.ExtraFields, PrefixPattern: n.PrefixPattern,
+		ExtraFields: n.ExtraFields, PrefixPattern: n.PrefixPattern, IPv4Mask: n.IPv4Mask, IPv6Mask: n.IPv6Mask,
+		Top: n.Top, PacketMetricsPerSecond: n.PacketMetricsPerSecond,
 	}
 }
 
@@ -100,7 +101,8 @@ func TestSampleConfigDocumentsEveryOption(t *testing.T) {
 	for _, key := range []string{
 		"groups", "copy_mode", "copy_range", "flush_timeout", "queue_threshold", "read_buffer_size",
 		"max_read_buffer_size", "netlink_buffer_size", "on_overrun", "sequence", "netns", "metrics",
-		"max_counter_series", "extra_tags", "extra_fields", "prefix_pattern",
+		"max_counter_series", "extra_tags", "extra_fields", "prefix_pattern", "ipv4_mask", "ipv6_mask",
+		"packet_metrics_per_second",
 	} {
 		if key == "groups" { // required
 			require.Contains(t, sampleConfig, "\n  groups = ")
@@ -485,9 +487,10 @@ func TestCounters(t *testing.T) {
 		metric.New("nflog_counters", map[string]string{"proto": "ipv4"},
 			map[string]any{"packets_total": int64(1), "bytes_total": int64(28)}, now, telegraf.Counter),
 		metric.New("nflog_stats", nil, map[string]any{
-			"packets_received": int64(4), "overruns": int64(0), "packets_lost": int64(0),
-			"decode_errors": int64(0), "buffer_growths": int64(0), "counter_overflows": int64(0),
-		}, now),
+			"packets_received_total": int64(4), "overruns_total": int64(0), "packets_lost_total": int64(0),
+			"decode_errors_total": int64(0), "buffer_growths_total": int64(0), "counter_overflows_total": int64(0),
+			"packet_metrics_not_emitted_total": int64(0),
+		}, now, telegraf.Counter),
 	}
 	testutil.RequireMetricsEqual(t, want, acc.GetTelegrafMetrics(), testutil.SortMetrics(), testutil.IgnoreTime())
 
@@ -531,9 +534,7 @@ func TestCountersBound(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, series)
-	stats, ok := acc.Get("nflog_stats")
-	require.True(t, ok)
-	require.Equal(t, int64(2), stats.Fields["counter_overflows"])
+	require.Equal(t, int64(2), statsFields(acc)["counter_overflows_total"])
 	require.Equal(t, int64(2), n.stats.counterOverflows.Get())
 }
 
@@ -552,10 +553,9 @@ func TestStatsAndSelfstat(t *testing.T) {
 
 	acc.ClearMetrics()
 	require.NoError(t, n.Gather(acc))
-	stats, ok := acc.Get("nflog_stats")
-	require.True(t, ok)
-	require.Equal(t, int64(2), stats.Fields["packets_received"])
-	require.Equal(t, int64(1), stats.Fields["decode_errors"])
+	stats := statsFields(acc)
+	require.Equal(t, int64(2), stats["packets_received_total"])
+	require.Equal(t, int64(1), stats["decode_errors_total"])
 	require.Equal(t, int64(2), n.stats.received.Get())
 	require.Equal(t, int64(1), n.stats.decodeErrors.Get())
 
@@ -569,7 +569,7 @@ func TestStatsAndSelfstat(t *testing.T) {
 			}
 		}
 	}
-	require.Subset(t, names, []string{"packets_received", "overruns", "packets_lost", "decode_errors", "buffer_growths", "counter_overflows"})
+	require.Subset(t, names, []string{"packets_received", "overruns", "packets_lost", "decode_errors", "buffer_growths", "counter_overflows", "packet_metrics_not_emitted"})
 }
 
 // truncated is a message whose only attribute claims 100 bytes but has none.
