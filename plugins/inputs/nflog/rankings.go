@@ -5,6 +5,7 @@ package nflog
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,34 +48,132 @@ type rankingConfig struct {
 // ended from the summaries it took out, without holding mu, so the reader
 // waits for a swap of pointers at most.
 type rankings struct {
-	mu   sync.Mutex // guards each ranking's active tally
+	mu   sync.Mutex // guards the rankings' active summaries and runs, and last
 	list []*ranking
+	// last are the previous packet's values, valid until the next flip.
+	last      packetValues
+	lastValid bool
 
 	emitMu sync.Mutex // one emit at a time: it owns the spare tallies
 }
 
-// ranking is one [[inputs.nflog.top]].
+// ranking is one [[inputs.nflog.top]]. Its summaries are of one of two
+// key types, chosen by its key: byValue for keys of values only, byTags
+// for keys with tags; the other is nil. (Concrete fields rather than an
+// interface: through an interface method the packet's Layers would escape
+// to the heap, an allocation a packet.)
 type ranking struct {
 	name    string
 	size    int
 	byBytes bool
 	shape   *keyShape
-
-	active, spare *tally
-	top           []spacesaving.Entry[rankKey] // reused by emit
+	byValue *counts[valueKey]
+	byTags  *counts[tagKey]
 }
 
-// tally is one interval of a ranking.
-type tally struct {
-	sum *spacesaving.Summary[rankKey]
-	// weightless counts packets that carry no weight in the summary: of
-	// no length, in a ranking by bytes. The summary cannot count them, yet
-	// they are packets of the interval, so they go to "other".
-	weightless int64
+// counts are a ranking's summaries for keys of type K: active counts the
+// current interval, and spare, empty, takes its place at the next flip.
+//
+// Consecutive packets of one key (a flood from one source, a burst to one
+// port) are added to the summary as one weighted run: the run's key is
+// compared with each packet's, and only a packet of another key, or the
+// flip, adds the run. In Space-Saving a run of weights w1..wn of one key
+// makes exactly the same counts and errors as one addition of their sum,
+// and it spares a lookup in the summary's map per packet (BenchmarkAddRankings,
+// same_key).
+type counts[K comparable] struct {
+	active, spare *spacesaving.Summary[K]
+	top           []spacesaving.Entry[K] // reused by report
+	tags          func(s *keyShape, ranking string, k *K) map[string]string
+
+	run               K // the key of the packets not yet added to active
+	runWeight, runAux uint64
+	inRun             bool
 }
 
-func newTally(capacity int) *tally {
-	return &tally{sum: spacesaving.New[rankKey](capacity)}
+func newCounts[K comparable](capacity, size int, tags func(*keyShape, string, *K) map[string]string) *counts[K] {
+	return &counts[K]{
+		active: spacesaving.New[K](capacity),
+		spare:  spacesaving.New[K](capacity),
+		top:    make([]spacesaving.Entry[K], 0, size),
+		tags:   tags,
+	}
+}
+
+func valueKeyTags(s *keyShape, ranking string, k *valueKey) map[string]string {
+	return s.tags(ranking, k, nil)
+}
+
+func tagKeyTags(s *keyShape, ranking string, k *tagKey) map[string]string {
+	return s.tags(ranking, &k.valueKey, &k.tags)
+}
+
+// add counts a packet of key k.
+func (c *counts[K]) add(k K, weight, aux uint64) {
+	if c.inRun && k == c.run {
+		c.runWeight += weight
+		c.runAux += aux
+		return
+	}
+	if c.inRun {
+		c.active.Add(c.run, c.runWeight, c.runAux)
+	}
+	c.run, c.runWeight, c.runAux, c.inRun = k, weight, aux, true
+}
+
+// flip adds the current run to the active summary and makes the spare
+// one, empty, the active one.
+func (c *counts[K]) flip() {
+	if c.inRun {
+		c.active.Add(c.run, c.runWeight, c.runAux)
+		var zero K
+		c.run, c.runWeight, c.runAux, c.inRun = zero, 0, 0, false // drop the key's strings
+	}
+	c.active, c.spare = c.spare, c.active
+}
+
+// report emits the ranking's entries of the interval that flip took out,
+// then empties its summary: the top
+// size entries by count whose guaranteed count (count minus its maximum
+// over-count) is positive, ranked 1, 2, ..., then "other" with the rest,
+// so that the points add up exactly to the packets and bytes counted.
+func (c *counts[K]) report(rk *ranking, acc telegraf.Accumulator, now time.Time) {
+	sum := c.spare
+	defer sum.Reset()
+	weight, aux := sum.Totals()
+	totalPackets, totalBytes := int64(weight), int64(aux)
+	if rk.byBytes {
+		totalPackets, totalBytes = totalBytes, totalPackets
+	}
+	c.top = sum.Top(rk.size, c.top[:0])
+	var packets, bytes int64
+	rank := int64(0)
+	for i := range c.top {
+		e := &c.top[i]
+		if e.Count <= e.Error {
+			continue // possibly all over-count: not reported as a talker
+		}
+		rank++
+		p, b := int64(e.Count), int64(e.Aux)
+		if rk.byBytes {
+			p, b = b, p
+		}
+		packets += p
+		bytes += b
+		acc.AddGauge(measurementTop, map[string]any{
+			"packets":       p,
+			"bytes":         b,
+			"max_overcount": int64(e.Error),
+			"rank":          rank,
+		}, c.tags(rk.shape, rk.name, &e.Key), now)
+	}
+	acc.AddGauge(measurementTop, map[string]any{
+		"packets":       totalPackets - packets,
+		"bytes":         totalBytes - bytes,
+		"max_overcount": int64(0),
+		"rank":          int64(0),
+	}, rk.shape.otherTags(rk.name), now)
+	clear(c.top) // drop the keys' strings
 }
 
 // newRankings validates the [[inputs.nflog.top]] tables against the
@@ -157,8 +256,11 @@ func newRanking(t rankingConfig, b *builder) (*ranking, error) {
 		return nil, fmt.Errorf("invalid summary_size %d: use 0 (the default, a few times size) or %d (size) to %d counters",
 			capacity, rk.size, maxSummarySize)
 	}
-	rk.active, rk.spare = newTally(capacity), newTally(capacity)
-	rk.top = make([]spacesaving.Entry[rankKey], 0, rk.size)
+	if len(rk.shape.tagNames) == 0 {
+		rk.byValue = newCounts(capacity, rk.size, valueKeyTags)
+	} else {
+		rk.byTags = newCounts(capacity, rk.size, tagKeyTags)
+	}
 	return rk, nil
 }
 
@@ -232,23 +334,48 @@ func quoteAll(names []string) []string {
 	return q
 }
 
+// packetValues are what the value parts of every key are made of: when a
+// packet's equal the previous packet's, so is its key in every ranking of
+// values only, which then adds it to its run without making the key
+// (BenchmarkAddRankings, same_key).
+type packetValues struct {
+	src, dst     netip.Addr
+	sport, dport uint16
+	proto        uint8
+	ip, ports    bool
+}
+
 // add counts the packet in every ranking. length is the packet's length as
 // the counters count it.
 func (r *rankings) add(b *builder, p *nflog.Packet, l *nflog.Layers, layersOK bool, length int64) {
 	ip := layersOK && l.HasTransport()
+	var pv packetValues
+	if ip {
+		pv = packetValues{l.Src, l.Dst, l.SrcPort, l.DstPort, l.Protocol, true, l.HasPorts}
+	}
 	size := uint64(max(length, 0))
 	r.mu.Lock()
+	same := r.lastValid && pv == r.last
+	r.last, r.lastValid = pv, true
 	for _, rk := range r.list {
-		k := rk.shape.key(b, p, l, ip)
-		t := rk.active
-		switch {
-		case !rk.byBytes:
-			t.sum.Add(k, 1, size)
-		case size > 0:
-			t.sum.Add(k, size, 1)
-		default:
-			t.weightless++
+		weight, aux := uint64(1), size
+		if rk.byBytes {
+			// A packet without a length (copy_mode = "meta") weighs
+			// nothing; the summary still counts it in its totals.
+			weight, aux = size, 1
 		}
+		if rk.byValue != nil {
+			if same {
+				rk.byValue.runWeight += weight
+				rk.byValue.runAux += aux
+				continue
+			}
+			rk.byValue.add(rk.shape.values(l, ip), weight, aux)
+			continue
+		}
+		k := tagKey{valueKey: rk.shape.values(l, ip)}
+		rk.shape.tagValues(b, p, &k.tags)
+		rk.byTags.add(k, weight, aux)
 	}
 	r.mu.Unlock()
 }
@@ -259,52 +386,20 @@ func (r *rankings) emit(acc telegraf.Accumulator, now time.Time) {
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
 	r.mu.Lock()
+	r.lastValid = false // the runs end with the interval
 	for _, rk := range r.list {
-		rk.active, rk.spare = rk.spare, rk.active
+		if rk.byValue != nil {
+			rk.byValue.flip()
+		} else {
+			rk.byTags.flip()
+		}
 	}
 	r.mu.Unlock()
 	for _, rk := range r.list {
-		rk.report(acc, rk.spare, now)
-		rk.spare.sum.Reset()
-		rk.spare.weightless = 0
-	}
-}
-
-// report emits the ranking's entries of the interval in t: the top size
-// entries by count whose guaranteed count (count minus its maximum
-// over-count) is positive, ranked 1, 2, ..., then "other" with the rest,
-// so that the points add up exactly to the packets and bytes counted.
-func (rk *ranking) report(acc telegraf.Accumulator, t *tally, now time.Time) {
-	weight, aux := t.sum.Totals()
-	totalPackets, totalBytes := int64(aux)+t.weightless, int64(weight)
-	if !rk.byBytes {
-		totalPackets, totalBytes = int64(weight), int64(aux)
-	}
-	rk.top = t.sum.Top(rk.size, rk.top[:0])
-	var packets, bytes int64
-	rank := int64(0)
-	for _, e := range rk.top {
-		if e.Count <= e.Error {
-			continue // possibly all over-count: not reported as a talker
+		if rk.byValue != nil {
+			rk.byValue.report(rk, acc, now)
+		} else {
+			rk.byTags.report(rk, acc, now)
 		}
-		rank++
-		p, b := int64(e.Count), int64(e.Aux)
-		if rk.byBytes {
-			p, b = b, p
-		}
-		packets += p
-		bytes += b
-		acc.AddGauge(measurementTop, map[string]any{
-			"packets":       p,
-			"bytes":         b,
-			"max_overcount": int64(e.Error),
-			"rank":          rank,
-		}, rk.shape.tags(rk.name, e.Key), now)
 	}
-	acc.AddGauge(measurementTop, map[string]any{
-		"packets":       totalPackets - packets,
-		"bytes":         totalBytes - bytes,
-		"max_overcount": int64(0),
-		"rank":          int64(0),
-	}, rk.shape.otherTags(rk.name), now)
 }

@@ -3,6 +3,7 @@
 package nflog
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 
@@ -51,28 +52,81 @@ const (
 	otherValue = "other"
 )
 
-// rankKey is the key of one packet in one ranking: a fixed-size comparable
-// value, so that a packet's key is made and looked up without allocating.
-// Only the parts of the ranking's key are set; the rest stay zero. A
-// missing part is the zero value with its has bit clear (addresses: the
-// zero Addr; tags: ""). src and dst hold the masked address for src_net
-// and dst_net. Tag strings are those of the builder's tags, which are safe
-// to keep: the reader copies (and interns) prefixes and device names out of
-// its receive buffer, and tagValue and the builder's caches make new
-// strings; a summary holds at most summary_size keys, so what they hold
-// is bounded too.
-type rankKey struct {
-	src, dst     netip.Addr
+// A packet's key in a ranking is a fixed-size comparable value, so that it
+// is made and looked up without allocating: valueKey for keys of values
+// only and tagKey for keys with tags. valueKey holds no pointer and no
+// padding (40 bytes): it is hashed and compared as plain memory, and
+// copied without write barriers, which made two rankings on a flood of one
+// key cost less than half as much as with netip.Addr fields
+// (BenchmarkAddRankings, same_key). Only the parts of the ranking's key
+// are set; the rest stay zero, as do parts the packet lacks, with their
+// has bit clear.
+type valueKey struct {
+	src, dst     addr128 // masked for src_net and dst_net
 	sport, dport uint16
 	proto        uint8
 	has          keyHas
-	tags         [maxKeyTags]string
+	zero         uint16 // always 0: no padding, so the key hashes as memory
+}
+
+// addr128 is an IP address as two big-endian halves; IPv4 as
+// ::ffff:a.b.c.d (netip.Addr.As16).
+type addr128 struct{ hi, lo uint64 }
+
+func addrOf(a netip.Addr) addr128 {
+	b := a.As16()
+	return addr128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+func (a addr128) and(m addr128) addr128 { return addr128{a.hi & m.hi, a.lo & m.lo} }
+
+// netip returns the address; is4 says whether it is an IPv4 one.
+func (a addr128) netip(is4 bool) netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], a.hi)
+	binary.BigEndian.PutUint64(b[8:], a.lo)
+	ip := netip.AddrFrom16(b)
+	if is4 {
+		ip = ip.Unmap()
+	}
+	return ip
+}
+
+// maskOf returns the mask that keeps the first bits of an address in the
+// 16-byte form: for IPv4, the 96 bits of the ::ffff: prefix and then bits
+// of the IPv4 address.
+func maskOf(bits int, is4 bool) addr128 {
+	if is4 {
+		bits += 96
+	}
+	ones := func(n int) uint64 { // the first n of 64 bits
+		switch {
+		case n <= 0:
+			return 0
+		case n >= 64:
+			return ^uint64(0)
+		}
+		return ^(^uint64(0) >> n)
+	}
+	return addr128{ones(bits), ones(bits - 64)}
+}
+
+// tagKey is a key with tag parts. Tag strings are those of the builder's
+// tags, which are safe to keep: the reader copies (and interns) prefixes
+// and device names out of its receive buffer, and tagValue and the
+// builder's caches make new strings; a summary holds at most summary_size
+// keys, so what they hold is bounded too.
+type tagKey struct {
+	valueKey
+	tags [maxKeyTags]string
 }
 
 type keyHas uint8
 
 const (
-	hasPorts keyHas = 1 << iota
+	hasAddrs keyHas = 1 << iota // an IP packet: src and dst are set
+	hasIPv4                     // and of IPv4
+	hasPorts
 	hasProto
 )
 
@@ -80,24 +134,28 @@ const (
 type keyShape struct {
 	parts    []keyPart // in the order of "key"
 	names    []string  // the parts' names, which are the tags of nflog_top
-	tagNames []string  // names of the partTag parts, in order: rankKey.tags
+	tagNames []string  // names of the partTag parts, in order: tagKey.tags
 	masks    netMasks
 
-	src, dst, srcNet, dstNet, ports, proto bool
+	// The masks applied to src and dst: all ones for an address part, the
+	// network's for a net part, zero when the key has no such part.
+	src4, src6, dst4, dst6 addr128
+	addrs, ports, proto    bool
 }
 
 func newKeyShape(parts []keyPart, names []string, masks netMasks) *keyShape {
 	s := &keyShape{parts: parts, names: names, masks: masks}
+	all := addr128{^uint64(0), ^uint64(0)}
 	for i, p := range parts {
 		switch p {
 		case partSrc:
-			s.src = true
+			s.src4, s.src6 = all, all
 		case partDst:
-			s.dst = true
+			s.dst4, s.dst6 = all, all
 		case partSrcNet:
-			s.src, s.srcNet = true, true
+			s.src4, s.src6 = maskOf(masks.v4, true), maskOf(masks.v6, false)
 		case partDstNet:
-			s.dst, s.dstNet = true, true
+			s.dst4, s.dst6 = maskOf(masks.v4, true), maskOf(masks.v6, false)
 		case partSport, partDport:
 			s.ports = true
 		case partIPProto:
@@ -105,40 +163,43 @@ func newKeyShape(parts []keyPart, names []string, masks netMasks) *keyShape {
 		case partTag:
 			s.tagNames = append(s.tagNames, names[i])
 		}
+		s.addrs = s.addrs || p <= partDstNet
 	}
 	return s
 }
 
-// key makes the packet's key. ip says whether l holds an IP header: ARP's
-// addresses are not IP hosts and count as none.
-func (s *keyShape) key(b *builder, p *nflog.Packet, l *nflog.Layers, ip bool) rankKey {
-	var k rankKey
-	if ip {
-		if s.src {
-			k.src = l.Src
-			if s.srcNet {
-				k.src = s.masks.mask(k.src)
-			}
-		}
-		if s.dst {
-			k.dst = l.Dst
-			if s.dstNet {
-				k.dst = s.masks.mask(k.dst)
-			}
-		}
-		if s.ports && l.HasPorts {
-			k.sport, k.dport = l.SrcPort, l.DstPort
-			k.has |= hasPorts
-		}
-		if s.proto {
-			k.proto = l.Protocol
-			k.has |= hasProto
-		}
+// values makes the value parts of the packet's key. ip says whether l
+// holds an IP header: ARP's addresses are not IP hosts and count as none.
+func (s *keyShape) values(l *nflog.Layers, ip bool) valueKey {
+	var k valueKey
+	if !ip {
+		return k
 	}
-	for i, name := range s.tagNames {
-		k.tags[i] = b.tagOf(name, p)
+	if s.addrs {
+		k.has |= hasAddrs
+		src, dst := s.src6, s.dst6
+		if l.EtherType == etherTypeIPv4 {
+			k.has |= hasIPv4
+			src, dst = s.src4, s.dst4
+		}
+		k.src, k.dst = addrOf(l.Src).and(src), addrOf(l.Dst).and(dst)
+	}
+	if s.ports && l.HasPorts {
+		k.sport, k.dport = l.SrcPort, l.DstPort
+		k.has |= hasPorts
+	}
+	if s.proto {
+		k.proto = l.Protocol
+		k.has |= hasProto
 	}
 	return k
+}
+
+// tagValues fills the tag parts of the packet's key.
+func (s *keyShape) tagValues(b *builder, p *nflog.Packet, tags *[maxKeyTags]string) {
+	for i, name := range s.tagNames {
+		tags[i] = b.tagOf(name, p)
+	}
 }
 
 // tagOf returns the value of the packet's tag name, "" when it has none.
@@ -163,28 +224,26 @@ func (b *builder) tagOf(name string, p *nflog.Packet) string {
 
 // tags returns the tags of k's nflog_top point: one per part, named like
 // the part.
-func (s *keyShape) tags(ranking string, k rankKey) map[string]string {
+func (s *keyShape) tags(ranking string, k *valueKey, keyTags *[maxKeyTags]string) map[string]string {
 	tags := make(map[string]string, len(s.parts)+1)
 	tags["ranking"] = ranking
 	tag := 0
 	for i, p := range s.parts {
 		v := noneValue
 		switch p {
-		case partSrc:
-			if k.src.IsValid() {
-				v = k.src.String()
+		case partSrc, partDst, partSrcNet, partDstNet:
+			if k.has&hasAddrs == 0 {
+				break
 			}
-		case partDst:
-			if k.dst.IsValid() {
-				v = k.dst.String()
+			a := k.src
+			if p == partDst || p == partDstNet {
+				a = k.dst
 			}
-		case partSrcNet:
-			if k.src.IsValid() {
-				v = s.masks.name(k.src)
-			}
-		case partDstNet:
-			if k.dst.IsValid() {
-				v = s.masks.name(k.dst)
+			ip := a.netip(k.has&hasIPv4 != 0)
+			if p == partSrc || p == partDst {
+				v = ip.String()
+			} else {
+				v = s.masks.name(ip)
 			}
 		case partSport:
 			if k.has&hasPorts != 0 {
@@ -199,8 +258,8 @@ func (s *keyShape) tags(ranking string, k rankKey) map[string]string {
 				v = nflog.IPProtocolName(k.proto)
 			}
 		case partTag:
-			if k.tags[tag] != "" {
-				v = k.tags[tag]
+			if keyTags[tag] != "" {
+				v = keyTags[tag]
 			}
 			tag++
 		}
