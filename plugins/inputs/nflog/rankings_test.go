@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -681,4 +683,45 @@ func TestRankingRunsOfOneKey(t *testing.T) {
 		"src/10.0.0.1": {2, 81}, "bytes/10.0.0.1": {2, 81}, "tagged/10.0.0.1": {2, 81},
 	}, gather())
 	require.Empty(t, gather())
+}
+
+// A key holds only its own parts: packets that differ in anything else
+// (source port, the other address, the length) are one entry.
+func TestRankingKeyHoldsOnlyItsParts(t *testing.T) {
+	n := newPlugin(t, withTop("top",
+		rankingConfig{Name: "dport", Key: []string{"dport"}},
+		rankingConfig{Name: "sport", Key: []string{"sport"}},
+		rankingConfig{Name: "src", Key: []string{"src"}},
+		rankingConfig{Name: "dst_net", Key: []string{"dst_net"}},
+		rankingConfig{Name: "proto", Key: []string{"ip_proto", "prefix"}},
+	))
+	require.NoError(t, n.Init())
+	src := newPacketSource(t, "DROP:wan", 60)
+	for i := range 12 {
+		binary.BigEndian.PutUint16(src.p.Payload[src.portOff:], uint16(1000+i%3)) // sport
+		copy(src.p.Payload[16:20], []byte{192, 0, 2, byte(i)})                    // dst
+		src.p.Payload[3] = byte(40 + i)
+		n.build.add(nopAccumulator{}, src.set(0x0a000001, 22))
+	}
+	var acc testutil.Accumulator
+	require.NoError(t, n.Gather(&acc))
+	entries := map[string][]string{}
+	for _, m := range acc.GetTelegrafMetrics() {
+		r, _ := m.GetTag("ranking")
+		if rank, _ := m.GetField("rank"); rank.(int64) > 0 {
+			tags := m.Tags()
+			delete(tags, "ranking")
+			entries[r] = append(entries[r], strings.Join(slices.Sorted(maps.Values(tags)), ","))
+		}
+	}
+	for _, e := range entries {
+		slices.Sort(e) // equal counts come in any order
+	}
+	require.Equal(t, map[string][]string{
+		"dport":   {"22"},
+		"sport":   {"1000", "1001", "1002"},
+		"src":     {"10.0.0.1"},
+		"dst_net": {"192.0.2.0/24"},
+		"proto":   {"DROP:wan,udp"},
+	}, entries)
 }

@@ -140,7 +140,8 @@ type keyShape struct {
 	// The masks applied to src and dst: all ones for an address part, the
 	// network's for a net part, zero when the key has no such part.
 	src4, src6, dst4, dst6 addr128
-	addrs, ports, proto    bool
+	addrs, sport, dport    bool
+	proto                  bool
 }
 
 func newKeyShape(parts []keyPart, names []string, masks netMasks) *keyShape {
@@ -156,8 +157,10 @@ func newKeyShape(parts []keyPart, names []string, masks netMasks) *keyShape {
 			s.src4, s.src6 = maskOf(masks.v4, true), maskOf(masks.v6, false)
 		case partDstNet:
 			s.dst4, s.dst6 = maskOf(masks.v4, true), maskOf(masks.v6, false)
-		case partSport, partDport:
-			s.ports = true
+		case partSport:
+			s.sport = true
+		case partDport:
+			s.dport = true
 		case partIPProto:
 			s.proto = true
 		case partTag:
@@ -184,9 +187,14 @@ func (s *keyShape) values(l *nflog.Layers, ip bool) valueKey {
 		}
 		k.src, k.dst = addrOf(l.Src).and(src), addrOf(l.Dst).and(dst)
 	}
-	if s.ports && l.HasPorts {
-		k.sport, k.dport = l.SrcPort, l.DstPort
+	if (s.sport || s.dport) && l.HasPorts {
 		k.has |= hasPorts
+		if s.sport {
+			k.sport = l.SrcPort
+		}
+		if s.dport {
+			k.dport = l.DstPort
+		}
 	}
 	if s.proto {
 		k.proto = l.Protocol
