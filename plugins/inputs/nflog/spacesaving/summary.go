@@ -9,7 +9,7 @@ import "fmt"
 // A Summary is not safe for concurrent use.
 type Summary[K comparable] struct {
 	// index maps each monitored key to its counter in counters.
-	index map[K]int32
+	index index
 	// counters holds the monitored keys; a counter's position never changes
 	// while its key is monitored, so index is written only on replacement.
 	counters []counter[K]
@@ -24,6 +24,7 @@ type Summary[K comparable] struct {
 // node, next to the other counts the heap compares).
 type counter[K comparable] struct {
 	key      K
+	hash     uint32 // of key, to find its slot in index without hashing it again
 	err      uint64 // the count this counter started from when it took over
 	aux      uint64
 	auxError uint64 // the aux it inherited when it took over
@@ -42,14 +43,14 @@ func New[K comparable](capacity int) *Summary[K] {
 		panic(fmt.Sprintf("spacesaving: capacity %d out of range [1, %d]", capacity, maxCapacity))
 	}
 	return &Summary[K]{
-		index:    make(map[K]int32, capacity),
+		index:    newIndex(capacity),
 		counters: make([]counter[K], 0, capacity),
 		heap:     make([]heapNode, 0, capacity),
 	}
 }
 
-// maxCapacity keeps counter indices in an int32.
-const maxCapacity = 1<<31 - 1
+// maxCapacity keeps counter indices in an int32 and index slots in a uint32.
+const maxCapacity = 1 << 30
 
 // Add counts one occurrence of key: weight is what the summary ranks by (1 for
 // a packet, or its bytes), aux the other dimension, which is attributed to
@@ -62,7 +63,8 @@ const maxCapacity = 1<<31 - 1
 func (s *Summary[K]) Add(key K, weight, aux uint64) {
 	s.totalWeight += weight
 	s.totalAux += aux
-	if i, ok := s.index[key]; ok {
+	h := hashOf(&s.index, key)
+	if i := find(&s.index, s.counters, key, h); i >= 0 {
 		c := &s.counters[i]
 		c.aux += aux
 		s.heap[c.pos].count += weight
@@ -72,9 +74,9 @@ func (s *Summary[K]) Add(key K, weight, aux uint64) {
 	if len(s.counters) < cap(s.counters) {
 		i := int32(len(s.counters))
 		pos := int32(len(s.heap))
-		s.counters = append(s.counters, counter[K]{key: key, aux: aux, pos: pos})
+		s.counters = append(s.counters, counter[K]{key: key, hash: h, aux: aux, pos: pos})
 		s.heap = append(s.heap, heapNode{count: weight, counter: i})
-		s.index[key] = i
+		s.index.insert(h, i)
 		s.up(int(pos))
 		return
 	}
@@ -85,9 +87,10 @@ func (s *Summary[K]) Add(key K, weight, aux uint64) {
 		c.auxError += aux
 		return
 	}
-	delete(s.index, c.key)
-	s.index[key] = smallest.counter
+	s.index.remove(c.hash, smallest.counter)
+	s.index.insert(h, smallest.counter)
 	c.key = key
+	c.hash = h
 	c.err = smallest.count
 	c.auxError = c.aux
 	c.aux += aux
@@ -107,7 +110,7 @@ func (s *Summary[K]) Capacity() int { return cap(s.counters) }
 
 // Reset empties the summary and zeroes its totals, keeping its memory.
 func (s *Summary[K]) Reset() {
-	clear(s.index)
+	s.index.reset()
 	clear(s.counters) // drop references the keys may hold
 	s.counters = s.counters[:0]
 	s.heap = s.heap[:0]
