@@ -17,6 +17,12 @@ type Summary[K comparable] struct {
 	// counter a new key replaces.
 	heap []heapNode
 
+	// last is the counter Add touched last. Packets come in bursts from
+	// one key (a flood, a transfer), and comparing with its key is far
+	// cheaper than hashing; its key may have been replaced since, then the
+	// comparison fails.
+	last int32
+
 	totalWeight, totalAux uint64
 }
 
@@ -63,12 +69,14 @@ const maxCapacity = 1 << 30
 func (s *Summary[K]) Add(key K, weight, aux uint64) {
 	s.totalWeight += weight
 	s.totalAux += aux
+	if len(s.counters) > 0 && s.counters[s.last].key == key {
+		s.increment(s.last, weight, aux)
+		return
+	}
 	h := hashOf(&s.index, key)
 	if i := find(&s.index, s.counters, key, h); i >= 0 {
-		c := &s.counters[i]
-		c.aux += aux
-		s.heap[c.pos].count += weight
-		s.down(int(c.pos))
+		s.last = i
+		s.increment(i, weight, aux)
 		return
 	}
 	if len(s.counters) < cap(s.counters) {
@@ -78,6 +86,7 @@ func (s *Summary[K]) Add(key K, weight, aux uint64) {
 		s.heap = append(s.heap, heapNode{count: weight, counter: i})
 		s.index.insert(h, i)
 		s.up(int(pos))
+		s.last = i
 		return
 	}
 	smallest := &s.heap[0]
@@ -94,8 +103,17 @@ func (s *Summary[K]) Add(key K, weight, aux uint64) {
 	c.err = smallest.count
 	c.auxError = c.aux
 	c.aux += aux
+	s.last = smallest.counter
 	smallest.count += weight
 	s.down(0)
+}
+
+// increment adds to the monitored counter i.
+func (s *Summary[K]) increment(i int32, weight, aux uint64) {
+	c := &s.counters[i]
+	c.aux += aux
+	s.heap[c.pos].count += weight
+	s.down(int(c.pos))
 }
 
 // Totals returns the exact sums of the weight and aux of everything added
@@ -114,5 +132,6 @@ func (s *Summary[K]) Reset() {
 	clear(s.counters) // drop references the keys may hold
 	s.counters = s.counters[:0]
 	s.heap = s.heap[:0]
+	s.last = 0
 	s.totalWeight, s.totalAux = 0, 0
 }
