@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -724,4 +725,30 @@ func TestRankingKeyHoldsOnlyItsParts(t *testing.T) {
 		"dst_net": {"192.0.2.0/24"},
 		"proto":   {"DROP:wan,udp"},
 	}, entries)
+}
+
+// The configuration of the README's "Top talkers", which the dashboards
+// assume, is valid.
+func TestReadmeRankingConfig(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(readme), "### Top talkers")
+	require.True(t, ok)
+	_, block, ok := strings.Cut(after, "```toml\n")
+	require.True(t, ok)
+	block, _, ok = strings.Cut(block, "```")
+	require.True(t, ok)
+	c := config.NewConfig()
+	require.NoError(t, c.LoadConfigData([]byte(block), config.EmptySourcePath))
+	n := c.Inputs[0].Input.(*NFLOG)
+	t.Cleanup(n.Statistics.UnregisterAll)
+	require.NoError(t, n.Init())
+	var names []string
+	for _, r := range n.build.rankings.list {
+		names = append(names, r.name)
+		require.Equal(t, 10, r.size)
+		require.False(t, r.byBytes)
+	}
+	require.Equal(t, []string{"src", "src_net", "dport"}, names)
+	require.Equal(t, "packets,counters,top", n.Metrics)
 }
