@@ -752,3 +752,32 @@ func TestReadmeRankingConfig(t *testing.T) {
 	require.Equal(t, []string{"src", "src_net", "dport"}, names)
 	require.Equal(t, "packets,counters,top", n.Metrics)
 }
+
+// Rankings by tags carry the packets' tag values, cleaned as the packet
+// metrics' are: hostile prefixes and interface names cannot inject lines
+// or tags into nflog_top either.
+func TestRankingHostileTagsRoundTrip(t *testing.T) {
+	codecs := newOutputCodecs(t)
+	for _, s := range [][2]string{
+		{"x\nnflog_top,ranking=forged packets=1i 0", "lo"},
+		{`a,b=c "d"`, "v=,x"},
+		{"in\xffvalid\x1b[31m", "v\xff"},
+		{`x\`, `v\`},
+		{"   ", "lo"},
+	} {
+		n := newPlugin(t, func(n *NFLOG) {
+			n.PrefixPattern = `^(?P<action>[^:]*)`
+			withTop("top", rankingConfig{Name: "tags", Key: []string{"prefix", "indev", "action"}})(n)
+		})
+		require.NoError(t, n.Init())
+		p := hostilePacket(t, []byte(s[0]), s[1], s[1])
+		n.build.add(nopAccumulator{}, &p)
+		var acc testutil.Accumulator
+		require.NoError(t, n.Gather(&acc))
+		ms := acc.GetTelegrafMetrics()
+		require.Len(t, ms, 2, "the entry and other")
+		for _, m := range ms {
+			codecs.requireRoundTrip(t, m)
+		}
+	}
+}
