@@ -1,6 +1,9 @@
 package dashboards
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // The queries of both dashboards, side by side. Names follow what Telegraf
 // makes of the plugin's metrics: in InfluxDB the measurements nflog,
@@ -11,15 +14,46 @@ import "fmt"
 // ---- Packets over time, from the counters ----------------------------------
 
 // influxCounterRate is the rate of nflog_counters' packets_total, summed by
-// the tag by. A counter is a running total per tag set, so the rate is
-// taken per series first (GROUP BY *, non_negative_derivative ignores the
-// drop of a restart) and summed afterwards: summing totals of series that
-// start and stop at different times would make steps that are not traffic.
+// the tag by.
 func influxCounterRate(by string) string {
-	return fmt.Sprintf(`SELECT sum("pps") FROM (`+
-		`SELECT non_negative_derivative(last("packets_total"), 1s) AS "pps" FROM "nflog_counters" `+
-		`WHERE $timeFilter GROUP BY time($__interval), *`+
-		`) WHERE $timeFilter GROUP BY time($__interval), %q`, by)
+	return influxRate("nflog_counters", []column{{"packets_total", ""}}, by)
+}
+
+// column is a field of a measurement and, for queries of several, the name
+// of its series.
+type column struct{ field, alias string }
+
+// influxRate is the per-second rate of the counters (running totals) in
+// fields of measurement, summed over the series, by the tag by if not
+// empty. A counter is a total per series, so the increase is taken per
+// series first (GROUP BY *) and summed afterwards: summing totals of series
+// that start and stop at different times would make steps that are not
+// traffic. The rate of an interval is the counter's increase since the
+// previous interval with a sample (non_negative_difference, which also
+// skips the drop of a restart) over the interval's length. Unlike
+// non_negative_derivative, which divides by the time since that sample, it
+// keeps every packet when a sample is late and an interval has none: the
+// rates always add up to the counters' increase. (Filling the gaps with
+// fill(previous) instead is broken in subqueries of InfluxDB 1.6, which
+// then mixes the series of a group.)
+func influxRate(measurement string, fields []column, by string) string {
+	var diff, sum []string
+	for _, c := range fields {
+		diff = append(diff, fmt.Sprintf(`non_negative_difference(last(%q)) * 1000.0 / $__interval_ms AS %[1]q`, c.field))
+		if c.alias != "" {
+			sum = append(sum, fmt.Sprintf(`sum(%q) AS %q`, c.field, c.alias))
+		} else {
+			sum = append(sum, fmt.Sprintf(`sum(%q)`, c.field))
+		}
+	}
+	group := ""
+	if by != "" {
+		group = fmt.Sprintf(`, %q`, by)
+	}
+	return `SELECT ` + strings.Join(sum, ", ") + ` FROM (` +
+		`SELECT ` + strings.Join(diff, ", ") + fmt.Sprintf(` FROM %q `, measurement) +
+		`WHERE $timeFilter GROUP BY time($__interval), *` +
+		`) WHERE $timeFilter GROUP BY time($__interval)` + group
 }
 
 // promCounterRate is the same in PromQL: rate() per series, then sum.
@@ -108,17 +142,11 @@ func promStatIncrease(s statCounter) string {
 // influxStatRates is the per-second rate of every problem statistic, each
 // summed over the readers, in one query (one series per column).
 func influxStatRates() string {
-	inner, outer := "", ""
-	for i, s := range problemStats {
-		sep := ", "
-		if i == 0 {
-			sep = ""
-		}
-		inner += fmt.Sprintf(`%snon_negative_derivative(last(%q), 1s) AS %q`, sep, s.field, s.field)
-		outer += fmt.Sprintf(`%ssum(%q) AS %q`, sep, s.field, s.legend)
+	var cols []column
+	for _, st := range problemStats {
+		cols = append(cols, column{st.field, st.legend})
 	}
-	return `SELECT ` + outer + ` FROM (SELECT ` + inner + ` FROM "nflog_stats" ` +
-		`WHERE $timeFilter GROUP BY time($__interval), *) WHERE $timeFilter GROUP BY time($__interval)`
+	return influxRate("nflog_stats", cols, "")
 }
 
 func promStatRate(s statCounter) string {
