@@ -27,10 +27,6 @@ import (
 // decode error.
 const recvBufferSize = 512 << 10
 
-// configTimeout bounds the wait for the kernel's acknowledgement of a
-// config request; it answers at once, so this only guards against a hang.
-const configTimeout = 5 * time.Second
-
 // Open opens a reader bound to one NFLOG group. cfg may be nil for the
 // defaults. The process needs CAP_NET_ADMIN (root, or e.g.
 // setcap cap_net_admin+ep on the binary).
@@ -79,7 +75,8 @@ func OpenGroups(groups []int, cfg *Config) (*Reader, error) {
 
 	r := newReader(src, groups, c, names)
 	for _, g := range groups {
-		if err := r.bind(g, &c); err != nil {
+		err := r.request(context.Background(), func(pump func() error) error { return src.bind(g, &c, pump) })
+		if err != nil {
 			r.Close()
 			return nil, err
 		}
@@ -95,7 +92,7 @@ func (s *socketSource) setup(c *Config) error {
 		}
 	}
 	if c.ReadBufferSize > 0 {
-		if err := s.setReadBuffer(c.ReadBufferSize); err != nil {
+		if _, err := s.setReadBuffer(c.ReadBufferSize); err != nil {
 			return &OpError{Op: "set receive buffer", Group: -1, Err: err}
 		}
 	}
@@ -104,7 +101,7 @@ func (s *socketSource) setup(c *Config) error {
 
 // bind binds one group and configures it in a single request, so the
 // kernel's defaults (1 s flush timeout, threshold 100) never apply.
-func (r *Reader) bind(group int, c *Config) error {
+func (s *socketSource) bind(group int, c *Config, pump func() error) error {
 	ae := netlink.NewAttributeEncoder()
 	ae.ByteOrder = binary.BigEndian // netfilter values are big-endian
 	ae.Uint8(cfgAttrCmd, cfgCmdBind)
@@ -125,34 +122,38 @@ func (r *Reader) bind(group int, c *Config) error {
 		return &OpError{Op: "bind", Group: group, Err: err}
 	}
 
-	err = r.configure(context.Background(), group, attrs)
+	err = s.configure(group, attrs, pump)
 	if errors.Is(err, unix.EAGAIN) && c.Flags&FlagConntrack != 0 {
 		// The kernel just loaded nf_conntrack_netlink for the conntrack flag
 		// and asks for the request again.
-		err = r.configure(context.Background(), group, attrs)
+		err = s.configure(group, attrs, pump)
 	}
 	if err != nil {
-		return &OpError{Op: "bind", Group: group, Err: r.src.(*socketSource).explainBindError(group, err, c)}
+		return &OpError{Op: "bind", Group: group, Err: s.explainBindError(group, err, c)}
 	}
 	return nil
 }
 
-// configure sends one config request for group and waits for its
-// acknowledgement. Packets that arrive meanwhile (another group of the same
-// socket may already be bound) are queued, not lost.
-func (r *Reader) configure(parent context.Context, group int, attrs []byte) error {
-	s := r.src.(*socketSource)
+// unbind unbinds one group; the kernel then sends what it still holds.
+func (s *socketSource) unbind(group int, pump func() error) error {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint8(cfgAttrCmd, cfgCmdUnbind)
+	attrs, err := ae.Encode()
+	if err != nil {
+		return err
+	}
+	return s.configure(group, attrs, pump)
+}
+
+// configure sends one config request (NFULNL_MSG_CONFIG) for group and
+// pumps the socket until the kernel's acknowledgement came, which answer
+// picks out of the stream.
+func (s *socketSource) configure(group int, attrs []byte, pump func() error) error {
 	data := make([]byte, nfgenmsgLen, nfgenmsgLen+len(attrs))
 	data[0] = unix.AF_UNSPEC
 	binary.BigEndian.PutUint16(data[2:], uint16(group))
 	data = append(data, attrs...)
 
-	ctx, cancel := context.WithTimeout(parent, configTimeout)
-	defer cancel()
-	if err := r.lock(ctx); err != nil {
-		return err
-	}
-	defer r.unlock()
 	req, err := s.conn.Send(netlink.Message{
 		Header: netlink.Header{
 			Type:  netlink.HeaderType(nfulnlMsgConfig),
@@ -163,54 +164,29 @@ func (r *Reader) configure(parent context.Context, group int, attrs []byte) erro
 	if err != nil {
 		return err
 	}
-	var ackErr error
-	r.awaitSeq, r.ack = req.Header.Sequence, &ackErr
-	defer func() { r.ack = nil }()
-	for r.ack != nil {
-		b, err := r.receive(ctx, true)
-		if errors.Is(err, ErrOverrun) {
-			continue // counted; packets of groups bound earlier were lost, not the answer
-		}
-		if err != nil {
-			if parent.Err() != nil {
-				return parent.Err()
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("no acknowledgement from the kernel within %v", configTimeout)
-			}
+	s.req = pendingRequest{seq: req.Header.Sequence, waiting: true}
+	defer func() { s.req = pendingRequest{} }()
+	for s.req.waiting {
+		if err := pump(); err != nil {
 			return err
 		}
-		r.dispatch(b, nil)
 	}
-	return ackErr
+	return s.req.err
 }
 
-// Shutdown unbinds every group, which makes the kernel send the packets it
-// still holds in its batch (up to FlushTimeout's worth), queues them, and
-// closes the reader. The queued packets stay readable (Next, TryNext, Loop,
-// All) until ErrClosed. Use it instead of Close to stop without losing the
-// last batch. It waits for the receive lock, so stop other readers first
-// (cancel their contexts); ctx bounds the wait.
-func (r *Reader) Shutdown(ctx context.Context) error {
-	if _, ok := r.src.(*socketSource); !ok || r.closed() {
-		return r.Close()
+// pendingRequest is the config request waiting for its acknowledgement.
+type pendingRequest struct {
+	seq     uint32 // its netlink sequence number
+	waiting bool
+	err     error // the kernel's answer, once it came
+}
+
+func (s *socketSource) answer(seq uint32, err error) bool {
+	if !s.req.waiting || seq != s.req.seq {
+		return false
 	}
-	ae := netlink.NewAttributeEncoder()
-	ae.Uint8(cfgAttrCmd, cfgCmdUnbind)
-	attrs, err := ae.Encode()
-	if err != nil {
-		return errors.Join(err, r.Close())
-	}
-	var errs []error
-	for _, g := range r.groups {
-		if err := r.configure(ctx, g, attrs); err != nil {
-			errs = append(errs, &OpError{Op: "unbind", Group: g, Err: err})
-			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
-				break // the others would wait just as long
-			}
-		}
-	}
-	return errors.Join(append(errs, r.Close())...)
+	s.req.waiting, s.req.err = false, err
+	return true
 }
 
 // explainBindError turns the kernel's answer into an error that says what
@@ -327,7 +303,9 @@ type socketSource struct {
 	netns int
 	names *interfaceNames
 
-	rd recvState // guarded by the reader's receive lock
+	// Guarded by the reader's receive lock.
+	rd  recvState
+	req pendingRequest
 
 	closeMu sync.Once
 }
@@ -424,8 +402,8 @@ func (st *recvState) init() {
 }
 
 // setReadBuffer sets SO_RCVBUF, with SO_RCVBUFFORCE first so that
-// net.core.rmem_max does not cap it, and records what was granted.
-func (s *socketSource) setReadBuffer(size int) error {
+// net.core.rmem_max does not cap it, and returns what was granted.
+func (s *socketSource) setReadBuffer(size int) (int, error) {
 	var setErr error
 	err := s.raw.Control(func(fd uintptr) {
 		setErr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
@@ -437,10 +415,9 @@ func (s *socketSource) setReadBuffer(size int) error {
 		err = setErr
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = s.readBuffer()
-	return err
+	return s.readBuffer()
 }
 
 // readBuffer returns the receive buffer size as the caller would ask for it:
@@ -469,56 +446,16 @@ func (s *socketSource) growReadBuffer(max int) (bool, error) {
 		return false, err
 	}
 	next := min(cur*2, max)
-	if err := s.setReadBuffer(next); err != nil {
+	if _, err := s.setReadBuffer(next); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-// ReadBufferSize returns the socket receive buffer size in bytes, as
-// granted by the kernel (which may cap it below what was asked for).
-func (r *Reader) ReadBufferSize() (int, error) {
-	s, ok := r.src.(*socketSource)
-	if !ok {
-		return 0, fmt.Errorf("nflog: %w: a capture file has no socket", ErrNotSupported)
-	}
-	return s.readBuffer()
-}
-
-// SetReadBufferSize sets the socket receive buffer size in bytes (see
-// Config.ReadBufferSize) and returns the size granted.
-func (r *Reader) SetReadBufferSize(size int) (int, error) {
-	s, ok := r.src.(*socketSource)
-	if !ok {
-		return 0, fmt.Errorf("nflog: %w: a capture file has no socket", ErrNotSupported)
-	}
-	if size <= 0 || size > MaxReadBufferSize {
-		return 0, invalid("read buffer size %d is out of range 1-%d bytes", size, MaxReadBufferSize)
-	}
-	if err := s.setReadBuffer(size); err != nil {
-		return 0, err
-	}
-	return s.readBuffer()
-}
-
-// Fd returns the socket's file descriptor, e.g. for poll or epoll, or -1
-// for a file or a closed reader. Reading from it directly bypasses the
-// reader's accounting.
-func (r *Reader) Fd() int {
-	s, ok := r.src.(*socketSource)
-	if !ok || r.closed() {
-		return -1
-	}
+func (s *socketSource) fd() int {
 	fd := -1
 	s.raw.Control(func(f uintptr) { fd = int(f) })
 	return fd
 }
 
-// PortID returns the socket's netlink port id, as listed in
-// /proc/net/netfilter/nfnetlink_log (0 for a file).
-func (r *Reader) PortID() uint32 {
-	if s, ok := r.src.(*socketSource); ok {
-		return s.conn.PID()
-	}
-	return 0
-}
+func (s *socketSource) portID() uint32 { return s.conn.PID() }
