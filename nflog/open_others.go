@@ -14,11 +14,3 @@ func Open(group int, cfg *Config) (*Reader, error) {
 func OpenGroups(groups []int, cfg *Config) (*Reader, error) {
 	return nil, fmt.Errorf("nflog: %w: NFLOG is a Linux kernel facility", ErrNotSupported)
 }
-
-type interfaceNames struct{}
-
-func (*interfaceNames) name(uint32) string { return "" }
-func (*interfaceNames) close()             {}
-
-// newHostInterfaceNames returns nil off Linux: names stay empty.
-func newHostInterfaceNames() (*interfaceNames, error) { return nil, nil }
