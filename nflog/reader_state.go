@@ -1,5 +1,7 @@
 package nflog
 
+import "fmt"
+
 // The Reader's state: what it is bound to, what it holds, what it counted,
 // and its socket.
 
@@ -76,7 +78,7 @@ func (r *Reader) ReadBufferSize() (int, error) { return r.src.readBuffer() }
 // granted: nflogr's rcvbuf assignment.
 func (r *Reader) SetReadBufferSize(size int) (int, error) {
 	if size <= 0 || size > MaxReadBufferSize {
-		return 0, invalid("read buffer size %d is out of range 1-%d bytes", size, MaxReadBufferSize)
+		return 0, &ConfigError{Field: "ReadBufferSize", Value: size, Reason: fmt.Sprintf("out of range 1-%d bytes", MaxReadBufferSize)}
 	}
 	return r.src.setReadBuffer(size)
 }
