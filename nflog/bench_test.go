@@ -8,7 +8,8 @@ import (
 
 // Decode cost per message and allocations, for the zero-copy path (Loop) and
 // the copying path (Next). A batch of 23 messages is what one receive
-// returns at queue threshold 64 on these machines (bench/README.md).
+// returned on average at queue threshold 64 when the flood benchmark (make
+// bench) was first measured.
 
 func benchDatagram(b *testing.B) []byte {
 	var bodies [][]byte

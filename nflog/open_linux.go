@@ -75,8 +75,10 @@ func OpenGroups(groups []int, cfg *Config) (*Reader, error) {
 
 // socketSource receives datagrams from the netlink socket. It reads through
 // SyscallConn into the reader's one buffer rather than netlink.Conn.Receive,
-// which probes each datagram's size with an extra MSG_PEEK call and starts a
-// context-watcher goroutine per call (measured in bench/README.md).
+// which (netlink v1.11.2, conn_linux.go: getBuffer) first peeks at each
+// datagram's size with an extra MSG_PEEK|MSG_TRUNC recvmsg into a buffer
+// it allocates, and whose reads (mdlayher/socket, conn.go: rwT) start a
+// goroutine per call to watch a context without a deadline.
 type socketSource struct {
 	conn  *netlink.Conn
 	raw   syscall.RawConn
