@@ -96,6 +96,8 @@ type pendingRequest struct {
 	err     error // the kernel's answer, once it came
 }
 
+// answer takes the acknowledgement of the pending request (an NLMSG_ERROR
+// with its sequence number, errno 0 for success) out of the stream.
 func (s *socketSource) answer(seq uint32, err error) bool {
 	if !s.req.waiting || seq != s.req.seq {
 		return false

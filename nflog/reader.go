@@ -136,7 +136,7 @@ func (r *Reader) request(parent context.Context, send func(pump func() error) er
 					return parent.Err()
 				}
 				if ctx.Err() != nil {
-					return fmt.Errorf("no answer from the kernel within %v", requestTimeout)
+					return fmt.Errorf("no acknowledgement from the kernel within %v", requestTimeout)
 				}
 				return err
 			}

@@ -13,7 +13,9 @@ import (
 // every platform; what only a socket can do, a capture file answers with
 // notASocket's methods.
 //
-// Every method but close is called with the reader's receive lock held.
+// receive, unbind and answer are called with the reader's receive lock
+// held, so they may keep state without locking; the others may be called
+// at any time, from any goroutine.
 type source interface {
 	// receive reads one batch into buf. With wait false it returns
 	// ErrWouldBlock when nothing is waiting. For a socket, cancelling ctx
@@ -71,12 +73,10 @@ var errNoSocket = fmt.Errorf("nflog: %w: a capture file has no socket", ErrNotSu
 // answer, no socket buffer, descriptor or port.
 type notASocket struct{}
 
-func (notASocket) unbind(int, func() error) error { return nil }
-func (notASocket) answer(uint32, error) bool      { return false }
-func (notASocket) readBuffer() (int, error)       { return 0, errNoSocket }
-func (notASocket) setReadBuffer(int) (int, error) { return 0, errNoSocket }
-func (notASocket) growReadBuffer(int) (bool, error) {
-	return false, nil
-}
-func (notASocket) fd() int        { return -1 }
-func (notASocket) portID() uint32 { return 0 }
+func (notASocket) unbind(int, func() error) error   { return nil }
+func (notASocket) answer(uint32, error) bool        { return false }
+func (notASocket) readBuffer() (int, error)         { return 0, errNoSocket }
+func (notASocket) setReadBuffer(int) (int, error)   { return 0, errNoSocket }
+func (notASocket) growReadBuffer(int) (bool, error) { return false, nil }
+func (notASocket) fd() int                          { return -1 }
+func (notASocket) portID() uint32                   { return 0 }
