@@ -118,9 +118,9 @@ func checkInitialised(n *NFLOG) error {
 		return fmt.Errorf("a namespace fd before Start")
 	case (n.Netns == "") != (n.netnsPath == ""), n.netnsPath != "" && !filepath.IsAbs(n.netnsPath):
 		return fmt.Errorf("netns %q -> %q", n.Netns, n.netnsPath)
-	case n.build == nil || !n.build.packets && !n.build.counters:
+	case n.build == nil || n.build.packets == nil && n.build.counters == nil:
 		return fmt.Errorf("no metric to build")
-	case n.build.counters && (n.build.series == nil || n.MaxCounterSeries < 1):
+	case n.build.counters != nil && (n.build.counters.limit < 1 || n.MaxCounterSeries < 1):
 		return fmt.Errorf("counters without a bound")
 	case time.Duration(n.FlushTimeout) != cfg.FlushTimeout:
 		return fmt.Errorf("flush timeout %v became %v", n.FlushTimeout, cfg.FlushTimeout)

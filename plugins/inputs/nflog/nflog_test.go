@@ -151,8 +151,8 @@ func TestInitDefaults(t *testing.T) {
 		Flags:             nflog.FlagSequence,
 		OnOverrun:         nflog.OverrunCount,
 	}, n.cfg)
-	require.True(t, n.build.packets)
-	require.False(t, n.build.counters)
+	require.NotNil(t, n.build.packets)
+	require.Nil(t, n.build.counters)
 }
 
 func TestInitErrors(t *testing.T) {
