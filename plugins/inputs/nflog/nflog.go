@@ -22,11 +22,13 @@ import (
 	"github.com/nflogr/telegraf-nflog/nflog"
 )
 
-// The plugin's files: config.go validates the options, read.go runs the
-// reading goroutine, builder.go turns each packet into tags (tags.go) for
-// the metric kinds: packets.go (a metric per packet, with templates.go and
-// uniquetimes.go) and counters.go; stats.go makes nflog_stats, errors.go
-// rate-limits read errors.
+// The plugin's files: this one holds the lifecycle (Init, Start, Gather,
+// Stop); config.go validates the options, read.go opens the source and runs
+// the reading goroutine, builder.go makes each packet's tags (tags.go) and
+// feeds the metric kinds, siblings: packets.go (a metric per packet, made
+// from templates.go and timed by uniquetimes.go) and counters.go;
+// lasthit.go is their one-entry cache, stats.go makes nflog_stats, and
+// errors.go rate-limits read errors.
 
 //go:embed sample.conf
 var sampleConfig string
