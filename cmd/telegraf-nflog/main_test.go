@@ -128,6 +128,36 @@ func TestCheckKeys(t *testing.T) {
 	}
 }
 
+// The input on which Telegraf's own config loader (v1.37.2) loops forever,
+// growing memory (an unterminated """ string at the end of the file, found
+// by FuzzConfig; see the plugin README's known issues). The binary parses the
+// file with BurntSushi's strict parser first, and the shim's loader after it
+// runs influxdata/toml without Telegraf's comment stripper (where the loop
+// is), so either refuses the file at once, naming the line. This guards that
+// no change routes the binary's file through the looping code.
+func TestConfigUpstreamLoaderHang(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "plugin.conf")
+	require.NoError(t, os.WriteFile(path,
+		[]byte("[[sflog]]\ngroups = [0, 65535]\nco \"\"\"\nextra_fields = [\"seq\", \"seq_global\""), 0o600))
+	type result struct {
+		code   int
+		stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		var stderr bytes.Buffer
+		code := run([]string{"-config", path}, strings.NewReader(""), io.Discard, &stderr)
+		done <- result{code, stderr.String()}
+	}()
+	select {
+	case r := <-done:
+		require.Equal(t, 1, r.code)
+		require.Regexp(t, `^E! \[inputs\.nflog\] Exiting: loading the configuration: .*plugin\.conf: toml: line 3 .*expected .*\n$`, r.stderr)
+	case <-time.After(time.Second):
+		t.Fatal("the binary did not refuse the file within a second: is it loaded through Telegraf's config.LoadConfigData now?")
+	}
+}
+
 func TestEnvironmentVariables(t *testing.T) {
 	t.Setenv("NFLOG_TEST_PREFIX", `a"b`)
 	path := filepath.Join(t.TempDir(), "plugin.conf")
