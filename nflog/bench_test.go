@@ -44,7 +44,10 @@ func BenchmarkDecodeAndLayers(b *testing.B) {
 }
 
 // batchSource hands out the same datagram forever.
-type batchSource struct{ d []byte }
+type batchSource struct {
+	notASocket
+	d []byte
+}
 
 func (s *batchSource) receive(_ context.Context, buf []byte, _ bool) (batch, error) {
 	n := copy(buf, s.d)
@@ -56,7 +59,7 @@ func (s *batchSource) close() error      { return nil }
 
 // BenchmarkLoop: per message, zero-copy. Must report 0 allocs/op.
 func BenchmarkLoop(b *testing.B) {
-	r := newReader(&batchSource{benchDatagram(b)}, []int{1}, Config{}, nil)
+	r := newReader(&batchSource{d: benchDatagram(b)}, []int{1}, Config{}, nil)
 	ctx := context.Background()
 	var bytes int
 	b.ReportAllocs()
@@ -67,7 +70,7 @@ func BenchmarkLoop(b *testing.B) {
 // BenchmarkNext: per message, copying: one allocation for the message it
 // must own (amortised queue growth aside).
 func BenchmarkNext(b *testing.B) {
-	r := newReader(&batchSource{benchDatagram(b)}, []int{1}, Config{}, nil)
+	r := newReader(&batchSource{d: benchDatagram(b)}, []int{1}, Config{}, nil)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -40,8 +40,6 @@ type Reader struct {
 	seqGroup uint16            // the group whose expected number is in seqWant
 	seqWant  uint32            // (not yet written back to nextSeq)
 	seqValid bool
-	awaitSeq uint32 // netlink sequence of a pending config request
-	ack      *error // where the acknowledgement of awaitSeq goes
 
 	mu      sync.Mutex // guards pending
 	pending []entry    // received, decoded, not yet read
@@ -55,34 +53,6 @@ type entry struct {
 	p   Packet
 	err error
 }
-
-// source is where batches of messages come from: a netlink socket or a
-// capture file.
-type source interface {
-	// receive reads one batch into buf. With wait false it returns
-	// ErrWouldBlock when nothing is waiting. For a socket, cancelling ctx
-	// or close unblocks it; a capture file's reader is read as it comes.
-	// An overrun is reported as errENOBUFS.
-	receive(ctx context.Context, buf []byte, wait bool) (batch, error)
-	// bufferSize is how large receive's buffer must be.
-	bufferSize() int
-	// seqFromZero: sequence numbers start at 0 (a live bind), so a gap
-	// before the first message is a loss too.
-	seqFromZero() bool
-	close() error
-}
-
-// batch is what one receive returned.
-type batch struct {
-	data   []byte    // a datagram of netlink messages, or one capture record
-	framed bool      // data holds netlink messages (a datagram), not one body
-	swap   bool      // attribute headers are in the other byte order
-	time   time.Time // when it was received (or recorded)
-}
-
-// errENOBUFS is how a source reports an overrun to the reader, which applies
-// the policy.
-var errENOBUFS = errors.New("ENOBUFS")
 
 func newReader(src source, groups []int, cfg Config, names nameResolver) *Reader {
 	return &Reader{
@@ -432,17 +402,11 @@ func (r *Reader) receive(ctx context.Context, wait bool) (batch, error) {
 	}
 }
 
-// bufferGrower is implemented by sources whose receive buffer can grow.
-type bufferGrower interface {
-	growReadBuffer(max int) (bool, error)
-}
-
 func (r *Reader) growBuffer() {
-	g, ok := r.src.(bufferGrower)
-	if !ok || r.cfg.MaxReadBufferSize == 0 {
+	if r.cfg.MaxReadBufferSize == 0 {
 		return
 	}
-	if grown, err := g.growReadBuffer(r.cfg.MaxReadBufferSize); grown && err == nil {
+	if grown, err := r.src.growReadBuffer(r.cfg.MaxReadBufferSize); grown && err == nil {
 		r.growths.Add(1)
 	}
 }
@@ -542,19 +506,104 @@ func (r *Reader) account(p *Packet) {
 	r.seqWant = p.Seq + 1
 }
 
-// errorMessage handles NLMSG_ERROR: the acknowledgement of a config request
-// (see configure), or a stray error, which is queued in the stream.
+// errorMessage handles NLMSG_ERROR: the answer to a request of the source
+// (see request), or a stray error, which is queued in the stream.
 func (r *Reader) errorMessage(m nlmsg) {
 	var errno int32
 	if len(m.body) >= 4 {
 		errno = int32(nativeUint32(m.body))
 	}
-	if r.ack != nil && m.seq == r.awaitSeq {
-		*r.ack = errnoError(-errno)
-		r.ack = nil
+	if r.src.answer(m.seq, errnoError(-errno)) {
 		return
 	}
 	if errno != 0 {
 		r.push(entry{err: &OpError{Op: "receive", Group: r.Group(), Err: errnoError(-errno)}})
 	}
 }
+
+// requestTimeout bounds the wait for the receive lock and the kernel's
+// answer to a request (bind, unbind); the kernel answers at once, so this
+// only guards against a hang.
+const requestTimeout = 5 * time.Second
+
+// request runs a request of the source under the receive lock. send sends
+// it and calls pump until the answer came: pump receives one batch and
+// queues its packets (another group of the socket may already be bound, so
+// packets can arrive before the answer; they are queued, not lost).
+func (r *Reader) request(parent context.Context, send func(pump func() error) error) error {
+	ctx, cancel := context.WithTimeout(parent, requestTimeout)
+	defer cancel()
+	if err := r.lock(ctx); err != nil {
+		return err
+	}
+	defer r.unlock()
+	return send(func() error {
+		for {
+			b, err := r.receive(ctx, true)
+			if errors.Is(err, ErrOverrun) {
+				continue // counted; packets of groups bound earlier were lost, not the answer
+			}
+			if err != nil {
+				if parent.Err() != nil {
+					return parent.Err()
+				}
+				if ctx.Err() != nil {
+					return fmt.Errorf("no answer from the kernel within %v", requestTimeout)
+				}
+				return err
+			}
+			r.dispatch(b, nil)
+			return nil
+		}
+	})
+}
+
+// Shutdown unbinds every group, which makes the kernel send the packets it
+// still holds in its batch (up to FlushTimeout's worth), queues them, and
+// closes the reader. The queued packets stay readable (Next, TryNext, Loop,
+// All) until ErrClosed. Use it instead of Close to stop without losing the
+// last batch. It waits for the receive lock, so stop other readers first
+// (cancel their contexts); ctx bounds the wait.
+func (r *Reader) Shutdown(ctx context.Context) error {
+	if r.closed() {
+		return r.Close()
+	}
+	var errs []error
+	for _, g := range r.groups {
+		err := r.request(ctx, func(pump func() error) error { return r.src.unbind(g, pump) })
+		if err != nil {
+			errs = append(errs, &OpError{Op: "unbind", Group: g, Err: err})
+			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+				break // the others would wait just as long
+			}
+		}
+	}
+	return errors.Join(append(errs, r.Close())...)
+}
+
+// ReadBufferSize returns the socket receive buffer size in bytes, as
+// granted by the kernel (which may cap it below what was asked for).
+func (r *Reader) ReadBufferSize() (int, error) { return r.src.readBuffer() }
+
+// SetReadBufferSize sets the socket receive buffer size in bytes (see
+// Config.ReadBufferSize) and returns the size granted.
+func (r *Reader) SetReadBufferSize(size int) (int, error) {
+	if size <= 0 || size > MaxReadBufferSize {
+		return 0, invalid("read buffer size %d is out of range 1-%d bytes", size, MaxReadBufferSize)
+	}
+	return r.src.setReadBuffer(size)
+}
+
+// Fd returns the socket's file descriptor, e.g. for poll or epoll, or -1
+// for a file or a closed reader. Reading from it directly bypasses the
+// reader's accounting.
+func (r *Reader) Fd() int {
+	if r.closed() {
+		return -1
+	}
+	return r.src.fd()
+}
+
+// PortID returns the socket's netlink port id, as listed in
+// /proc/net/netfilter/nfnetlink_log (0 for a file).
+func (r *Reader) PortID() uint32 { return r.src.portID() }
