@@ -136,9 +136,10 @@ func TestE2EStockTelegraf(t *testing.T) {
   collectors_exclude = ["gocollector", "process"]
   ## The per-packet stream is useless to Prometheus (last value wins).
   namepass = ["nflog_counters", "nflog_stats"]
-  ## Line protocol carries no metric type: declare the counters.
+  ## Line protocol carries no metric type: declare the counters and gauges.
   [outputs.prometheus_client.metric_types]
-    counter = ["nflog_counters_*_total"]
+    counter = ["nflog_counters_*_total", "nflog_stats_*_total"]
+    gauge = ["nflog_stats_read_buffer_bytes", "nflog_top_*"]
 
 [[outputs.file]]
   files = [%q]
@@ -1016,10 +1017,10 @@ func checkProm(t *testing.T, pt *promText, want promLabels) {
 	}
 	stats := promLabels{"group": strconv.Itoa(nflogGroup)}
 	for name, want := range map[string]float64{
-		"nflog_stats_packets_received": nPackets,
-		"nflog_stats_overruns":         0,
-		"nflog_stats_packets_lost":     0,
-		"nflog_stats_decode_errors":    0,
+		"nflog_stats_packets_received_total": nPackets,
+		"nflog_stats_overruns_total":         0,
+		"nflog_stats_packets_lost_total":     0,
+		"nflog_stats_decode_errors_total":    0,
 	} {
 		if v, ok := pt.value(name, stats); !ok || v != want {
 			t.Errorf("%s%v = %v (found %v), want %v:\n%s", name, stats, v, ok, want, pt.grep("nflog_stats"))

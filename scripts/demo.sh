@@ -42,10 +42,16 @@ cat > "$conf" <<CONF
 [[inputs.nflog]]
   groups = [5]
   netns = "/run/netns/$ns"
-  metrics = "both"
+  metrics = "packets,counters,top"
   extra_tags = ["hook", "ip_proto"]
   extra_fields = ["src", "dst", "dport", "seq"]
   prefix_pattern = '^(?P<action>[A-Z]+):(?P<zone>\w+)'
+  [[inputs.nflog.top]]
+    name = "src"
+    key = ["src"]
+  [[inputs.nflog.top]]
+    name = "dport"
+    key = ["action", "dport"]
 CONF
 echo "# iptables rules in namespace $ns:"
 x iptables -S | grep NFLOG | sed 's/^/#   /'

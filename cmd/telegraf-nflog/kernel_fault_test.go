@@ -163,10 +163,10 @@ func TestIntegrationBinaryStalledStdout(t *testing.T) {
 			require.Eventually(t, func() bool { return out.stats() != nil }, 10*time.Second, 10*time.Millisecond)
 			st := out.stats()
 			t.Logf("%s, recovered: %d packets on stdout, stats %v", format, out.packets.Load(), st)
-			require.Equal(t, int64(sent+markers), st["packets_received"]+st["packets_lost"], "sent == received + lost")
-			require.Equal(t, out.packets.Load(), st["packets_received"], "every packet received was written")
-			require.Positive(t, st["packets_lost"])
-			require.Positive(t, st["overruns"])
+			require.Equal(t, int64(sent+markers), st["packets_received_total"]+st["packets_lost_total"], "sent == received + lost")
+			require.Equal(t, out.packets.Load(), st["packets_received_total"], "every packet received was written")
+			require.Positive(t, st["packets_lost_total"])
+			require.Positive(t, st["overruns_total"])
 			require.Less(t, int64(vmRSS(t, pid))-int64(rss0), int64(maxRSSGrowth))
 
 			require.NoError(t, stdin.Close())
@@ -213,9 +213,7 @@ func (o *outputCounter) line(format, l string) {
 				n, _ := strconv.ParseInt(strings.TrimSuffix(v, "i"), 10, 64)
 				fields[k] = n
 			}
-			o.mu.Lock()
-			o.last = fields
-			o.mu.Unlock()
+			o.merge(fields)
 		}
 		return
 	}
@@ -234,9 +232,20 @@ func (o *outputCounter) line(format, l string) {
 			o.markers.Add(1)
 		}
 	case "nflog_stats":
-		o.mu.Lock()
-		o.last = m.Fields
-		o.mu.Unlock()
+		o.merge(m.Fields)
+	}
+}
+
+// merge keeps the latest value of each field of nflog_stats, which comes
+// as two lines (the counters, then the buffer size gauge).
+func (o *outputCounter) merge(fields map[string]int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.last == nil {
+		o.last = make(map[string]int64)
+	}
+	for k, v := range fields {
+		o.last[k] = v
 	}
 }
 

@@ -101,7 +101,7 @@ func TestIntegrationBinaryLineProtocol(t *testing.T) {
 	stats := waitFor(t, b.stdout, 10*time.Second, func(l string) bool { return strings.HasPrefix(l, "nflog_stats,") })
 	st := parseLines(t, stats[len(stats)-1])[0]
 	require.Equal(t, map[string]string{"group": fmt.Sprint(testGroup)}, st.Tags())
-	v, _ := st.GetField("packets_received")
+	v, _ := st.GetField("packets_received_total")
 	require.Equal(t, int64(count), v)
 
 	// The end of stdin stops it cleanly.

@@ -9,13 +9,15 @@
 // InfluxDB line protocol (or JSON with -format json), and its own messages
 // to standard error as "E! ", "W! ", "I! ", "D! " lines that execd logs at
 // those levels. Every -poll_interval, and on every line read from standard
-// input, it emits the nflog_stats metric (and nflog_counters in counters
-// mode). It stops on SIGTERM, SIGINT or the end of standard input, and
+// input, it emits the nflog_stats metrics (and nflog_counters and nflog_top
+// when "metrics" asks for them). It stops on SIGTERM, SIGINT or the end of
+// standard input, and
 // exits non-zero when the plugin cannot start, so that execd restarts it.
 //
 // With -pcap FILE it replays a capture written by "tcpdump -i nflog:N -w
 // FILE" instead of reading the kernel, emits the same metrics and exits at
-// the end of the file. This needs no privileges.
+// the end of the file, after a last nflog_stats, nflog_counters and
+// nflog_top for what the file held. This needs no privileges.
 package main
 
 import (
@@ -69,7 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o options
 	fs.StringVar(&o.config, "config", defaultConfig, "plugin configuration file: one [[inputs.nflog]] table")
 	fs.DurationVar(&o.pollInterval, "poll_interval", 10*time.Second,
-		"how often to emit the nflog_stats and nflog_counters metrics (0: only when a line arrives on stdin)")
+		"how often to emit the nflog_stats, nflog_counters and nflog_top metrics (0: only when a line arrives on stdin)")
 	pollDisabled := fs.Bool("poll_interval_disabled", false, "emit the statistics only when a line arrives on stdin (as -poll_interval 0)")
 	fs.StringVar(&o.format, "format", "influx", `output format: "influx" (line protocol) or "json" (JSON lines)`)
 	fs.StringVar(&o.pcap, "pcap", "", `replay this capture of "tcpdump -i nflog:N -w FILE" ("-": standard input) instead of reading the kernel, then exit`)

@@ -297,7 +297,7 @@ func TestBinaryReplay(t *testing.T) {
 				require.IsType(t, int64(0), v)
 			}
 		case "nflog_stats":
-			v, _ := m.GetField("packets_received")
+			v, _ := m.GetField("packets_received_total")
 			require.Equal(t, int64(packets), v)
 		default:
 			t.Fatalf("unexpected metric %v", m)

@@ -102,7 +102,7 @@ loop:
 			break loop
 		case <-done:
 			if o.pcap != "" {
-				gather() // counters and statistics of the whole file
+				gather() // counters, rankings and statistics of the file's end
 			}
 			break loop
 		case <-tick:

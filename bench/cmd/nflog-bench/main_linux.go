@@ -12,9 +12,10 @@
 // Consumers: "c" (a minimal reader on libnetfilter_log, the baseline),
 // "go-zerocopy" and "go-copy" (this module's reader, Reader.Loop and
 // Reader.Next, in bench/cmd/nflog-consumer), "tcpdump" (tcpdump -i nflog:G
-// -w /dev/null) and, with -execd, "execd" and "execd-counters" (the
-// telegraf-nflog binary writing line protocol to /dev/null, with metrics =
-// "packets" and "counters").
+// -w /dev/null) and, with -execd, "execd", "execd-counters" and "execd-top"
+// (the telegraf-nflog binary writing line protocol to /dev/null, with
+// metrics = "packets", "counters", and "counters,top" with two rankings:
+// source /24 and destination port, K = 20).
 //
 // Scenarios: "a" queue threshold 64 and an 8 MiB socket buffer; "b" threshold
 // 1, 8 MiB; "c" threshold 64 and a 128 KiB buffer that our reader may grow
@@ -73,6 +74,10 @@ const (
 	kindTcpdump       = "tcpdump"
 	kindExecd         = "execd"
 	kindExecdCounters = "execd-counters"
+	// kindExecdTop is counters mode plus two rankings (source /24 and
+	// destination port, K = 20): the cost of the rankings is its CPU per
+	// message over execd-counters', in the same run.
+	kindExecdTop = "execd-top"
 	// kindProbeRaw is not our reader: nflog-consumer -mode netpoll-raw reads
 	// the reader's socket through Go's netpoller with recvfrom issued by
 	// syscall.RawSyscall6, counting messages without decoding, to show what
@@ -94,7 +99,7 @@ var probeModes = map[string]string{
 }
 
 var (
-	allKinds     = []string{kindC, kindGoZeroCopy, kindGoCopy, kindTcpdump, kindExecd, kindExecdCounters, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw"}
+	allKinds     = []string{kindC, kindGoZeroCopy, kindGoCopy, kindTcpdump, kindExecd, kindExecdCounters, kindExecdTop, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw"}
 	defaultKinds = allKinds[:len(allKinds)-4]
 )
 
@@ -309,7 +314,7 @@ func pickKinds(o *options) ([]string, error) {
 		if !slices.Contains(allKinds, k) {
 			return nil, fmt.Errorf("unknown consumer %q in -consumers: use %s", k, strings.Join(allKinds, ", "))
 		}
-		if (k == kindExecd || k == kindExecdCounters) && o.execd == "" {
+		if strings.HasPrefix(k, kindExecd) && o.execd == "" {
 			continue
 		}
 		out = append(out, k)

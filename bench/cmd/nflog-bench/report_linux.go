@@ -319,6 +319,33 @@ func evalTargets(r *report, trials []*trial) []target {
 		add("execd counters mode, Q=64: CPU/msg within 2x the library reader", ratio <= 2, true,
 			fmt.Sprintf("%.2fx (%.3f vs %.3f µs/msg)", ratio, s.CPUPerMsgUS, z.CPUPerMsgUS))
 	}
+	for _, scn := range []string{"a", "b"} {
+		top, counters := r.find(scn, kindExecdTop), r.find(scn, kindExecdCounters)
+		if top == nil || counters == nil || counters.CPUPerMsgUS <= 0 {
+			continue
+		}
+		ratio := top.CPUPerMsgUS / counters.CPUPerMsgUS
+		add(fmt.Sprintf("execd two rankings (src /24 + dport, K=20) over counters mode, scenario %s: CPU/msg <= 1.15x (medians, same run)", scn),
+			ratio <= 1.15, true, fmt.Sprintf("%.2fx (%.3f vs %.3f µs/msg)", ratio, top.CPUPerMsgUS, counters.CPUPerMsgUS))
+		// Per run: no kernel drops wherever counters mode had none.
+		var runs, clean, bad int
+		for _, t := range trials {
+			if t.Scenario != scn || t.Consumer != kindExecdTop || t.Err != "" {
+				continue
+			}
+			runs++
+			c := findTrial(trials, scn, kindExecdCounters, t.Run)
+			if c == nil || c.Err != "" || c.KernelDrops != 0 {
+				continue
+			}
+			clean++
+			if t.KernelDrops != 0 {
+				bad++
+			}
+		}
+		add(fmt.Sprintf("execd two rankings, scenario %s: zero loss where counters mode has zero loss", scn), bad == 0, clean > 0,
+			fmt.Sprintf("%d of %d runs with no kernel drops in counters mode dropped (%d runs)", bad, clean, runs))
+	}
 	if s := r.find("c", kindGoZeroCopy); s != nil && s.LastLost != nil {
 		grew := s.Growths != nil && *s.Growths > 0
 		var clean, n int

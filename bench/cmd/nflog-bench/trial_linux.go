@@ -324,10 +324,23 @@ func (h *harness) consumerCmd(kind string, sc scenario, ns string, run int) (cmd
 		cmd = exec.Command("ip", "netns", "exec", ns, h.tcpdump, "-i", "nflog:"+g, "-w", "/dev/null", "-s", "0",
 			"-B", strconv.Itoa(sc.Rcvbuf/1024), "-n")
 		return cmd, false, syscall.SIGINT, true, false, nil
-	case kindExecd, kindExecdCounters:
-		metrics := "packets"
-		if kind == kindExecdCounters {
+	case kindExecd, kindExecdCounters, kindExecdTop:
+		metrics, rankings := "packets", ""
+		switch kind {
+		case kindExecdCounters:
 			metrics = "counters"
+		case kindExecdTop:
+			metrics = "counters,top"
+			rankings = `  [[inputs.nflog.top]]
+    name = "src_net"
+    key = ["src_net"]
+    size = 20
+    ipv4_mask = 24
+  [[inputs.nflog.top]]
+    name = "dport"
+    key = ["dport"]
+    size = 20
+`
 		}
 		conf := fmt.Sprintf(`[[inputs.nflog]]
   groups = [%d]
@@ -342,7 +355,7 @@ func (h *harness) consumerCmd(kind string, sc scenario, ns string, run int) (cmd
   on_overrun = "count"
   sequence = "group"
   metrics = %q
-`, o.group, nsPath, o.copyRange, o.flush.String(), sc.Threshold, sc.Rcvbuf, sc.MaxRcvbuf, o.nlbuf, metrics)
+%s`, o.group, nsPath, o.copyRange, o.flush.String(), sc.Threshold, sc.Rcvbuf, sc.MaxRcvbuf, o.nlbuf, metrics, rankings)
 		path := filepath.Join(h.tmp, fmt.Sprintf("execd-%s-%s-run%d.conf", sc.Name, kind, run))
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			return nil, false, nil, false, false, err

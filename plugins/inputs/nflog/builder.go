@@ -17,10 +17,11 @@ const cacheLimit = 1024
 
 // builder turns packets into metrics: it makes each packet's tags (tags.go)
 // and feeds them, with the packet, to the metric kinds enabled by the
-// "metrics" option, each nil when off: the metric per packet (packets.go)
-// and the running counters (counters.go). add runs on the reading
-// goroutine only; the counter set is shared with Gather and has its own
-// lock.
+// "metrics" option, each nil when off: the metric per packet (packets.go,
+// up to packet_metrics_per_second: ratelimit.go), the running counters
+// (counters.go) and the rankings (rankings.go). add runs on the reading
+// goroutine only; the counter set and the rankings are shared with Gather
+// and have their own locks.
 type builder struct {
 	tags extraTags // the opt-in tags
 
@@ -28,7 +29,11 @@ type builder struct {
 	prefixNames []string
 
 	packets  *packetMetrics
+	limit    *packetLimiter // packet_metrics_per_second; nil: no limit
 	counters *counterSet
+	rankings *rankings
+
+	nets *netNames // the src_net and dst_net tags
 
 	// Reused for every packet. Tags are collected in a slice, in the order
 	// of add. Tag values never hold a NUL (tagValue), so key,
@@ -91,10 +96,13 @@ func (b *builder) add(acc telegraf.Accumulator, p *nflog.Packet) {
 		length = int64(l.Length)
 	}
 
-	if b.packets != nil {
+	if b.packets != nil && (b.limit == nil || b.limit.allow()) {
 		b.packets.add(acc, p, &l, layersOK, b.key, b.tagList, length)
 	}
 	if b.counters != nil {
 		b.counters.add(b.key, b.tagList, length)
+	}
+	if b.rankings != nil {
+		b.rankings.add(b, p, &l, layersOK, length)
 	}
 }

@@ -132,22 +132,21 @@ func (n *NFLOG) readerConfig() (nflog.Config, error) {
 func (n *NFLOG) newBuilder() (*builder, error) {
 	b := newBuilder()
 
-	var packets, counters bool
-	switch n.Metrics {
-	case "", "packets":
-		packets = true
-	case "counters":
-		counters = true
-	case "both":
-		packets, counters = true, true
-	default:
-		return nil, fmt.Errorf(`invalid metrics %q: use "packets", "counters" or "both"`, n.Metrics)
+	kinds, err := parseMetricKinds(n.Metrics)
+	if err != nil {
+		return nil, err
 	}
-	if counters {
+	if kinds.counters {
 		if n.MaxCounterSeries < 1 {
 			return nil, fmt.Errorf("invalid max_counter_series %d: use a positive number of tag sets", n.MaxCounterSeries)
 		}
 		b.counters = newCounterSet(n.MaxCounterSeries)
+	}
+	if b.nets, err = newNetNames(n.IPv4Mask, n.IPv6Mask); err != nil {
+		return nil, err
+	}
+	if b.limit, err = newPacketLimiter(n.PacketMetricsPerSecond); err != nil {
+		return nil, err
 	}
 
 	for _, name := range n.ExtraTags {
@@ -171,7 +170,7 @@ func (n *NFLOG) newBuilder() (*builder, error) {
 	if fields&fieldSeqGlobal != 0 && n.Sequence != "global" {
 		return nil, errors.New(`extra field "seq_global" needs sequence = "global"`)
 	}
-	if packets {
+	if kinds.packets {
 		b.packets = newPacketMetrics(fields)
 	}
 
@@ -182,6 +181,9 @@ func (n *NFLOG) newBuilder() (*builder, error) {
 		}
 		b.prefixRE = re
 		b.prefixNames = re.SubexpNames()
+	}
+	if b.rankings, err = newRankings(kinds.top, n.Top, b); err != nil {
+		return nil, err
 	}
 	return b, nil
 }

@@ -86,6 +86,14 @@ func fuzzConfigSeeds() [][]byte {
 		"groups = [1]\nread_buffer_size = \"9EiB\"",
 		"groups = [1]\nflush_timeout = \"-1ns\"",
 		"groups = [1]\ninterval = \"1s\"\nalias = \"x\"\ntags = {a = \"b\"}",
+		"groups = [1]\nmetrics = \"top\"\n[[inputs.nflog.top]]\nname = \"src\"\nkey = [\"src\"]",
+		"groups = [1]\nmetrics = \"packets, counters,top\"\nipv4_mask = 0\nipv6_mask = 128\npacket_metrics_per_second = 100000000\n" +
+			"prefix_pattern = '^(?P<action>[A-Z]+)'\n[[inputs.nflog.top]]\nname = \"n\"\nkey = [\"src_net\", \"dst_net\", \"sport\", \"dport\", \"ip_proto\"]\n" +
+			"size = 10000\nsummary_size = 10000\nipv4_mask = 32\nipv6_mask = 0\n[[inputs.nflog.top]]\nname = \"t\"\nkey = [\"action\", \"prefix\", \"hook\", \"group\"]\nby = \"bytes\"",
+		"groups = [1]\nmetrics = \"top\"",
+		"groups = [1]\nmetrics = \"counters\"\n[[inputs.nflog.top]]\nname = \"src\"\nkey = [\"src\"]",
+		"groups = [1]\nmetrics = \"top\"\n[[inputs.nflog.top]]\nname = \"a\\nE! forged\"\nkey = [\"src\"]\nsize = 0",
+		"groups = [1]\nmetrics = \"top,\"\npacket_metrics_per_second = -1\nipv4_mask = 33",
 	} {
 		seeds = append(seeds, []byte("[[inputs.nflog]]\n"+body+"\n"))
 	}
@@ -213,12 +221,42 @@ func checkInitialised(n *NFLOG) error {
 		return fmt.Errorf("a namespace fd before Start")
 	case (n.Netns == "") != (n.netnsPath == ""), n.netnsPath != "" && !filepath.IsAbs(n.netnsPath):
 		return fmt.Errorf("netns %q -> %q", n.Netns, n.netnsPath)
-	case n.build == nil || n.build.packets == nil && n.build.counters == nil:
+	case n.build == nil || n.build.packets == nil && n.build.counters == nil && n.build.rankings == nil:
 		return fmt.Errorf("no metric to build")
+	case (n.build.rankings != nil) != (len(n.Top) > 0):
+		return fmt.Errorf("%d ranking tables, rankings %v", len(n.Top), n.build.rankings != nil)
+	case n.PacketMetricsPerSecond < 0 || n.PacketMetricsPerSecond > maxPacketMetricsPerSecond ||
+		(n.PacketMetricsPerSecond == 0) != (n.build.limit == nil):
+		return fmt.Errorf("packet_metrics_per_second %d", n.PacketMetricsPerSecond)
+	case n.build.nets == nil || n.build.nets.v4 < 0 || n.build.nets.v4 > 32 || n.build.nets.v6 < 0 || n.build.nets.v6 > 128:
+		return fmt.Errorf("masks %+v", n.build.nets)
 	case n.build.counters != nil && (n.build.counters.limit < 1 || n.MaxCounterSeries < 1):
 		return fmt.Errorf("counters without a bound")
 	case time.Duration(n.FlushTimeout) != cfg.FlushTimeout:
 		return fmt.Errorf("flush timeout %v became %v", n.FlushTimeout, cfg.FlushTimeout)
+	}
+	if r := n.build.rankings; r != nil {
+		names := map[string]bool{}
+		for _, rk := range r.list {
+			m := rk.shape.masks
+			var capacity int
+			if rk.byValue != nil {
+				capacity = rk.byValue.active.Capacity()
+			} else {
+				capacity = rk.byTags.active.Capacity()
+			}
+			switch {
+			case rk.name == "" || names[rk.name] || strings.ContainsFunc(rk.name, unicode.IsControl):
+				return fmt.Errorf("ranking name %q", rk.name)
+			case rk.size < 1 || rk.size > maxRankingSize || capacity < rk.size || capacity > maxSummarySize:
+				return fmt.Errorf("ranking %q: size %d, summary %d", rk.name, rk.size, capacity)
+			case m.v4 < 0 || m.v4 > 32 || m.v6 < 0 || m.v6 > 128:
+				return fmt.Errorf("ranking %q: masks %+v", rk.name, m)
+			case len(rk.shape.parts) == 0 || len(rk.shape.tagNames) > maxKeyTags || (rk.byValue == nil) == (rk.byTags == nil):
+				return fmt.Errorf("ranking %q: key %v", rk.name, rk.shape.names)
+			}
+			names[rk.name] = true
+		}
 	}
 	if n.build.prefixRE != nil {
 		for _, name := range n.build.prefixRE.SubexpNames() {

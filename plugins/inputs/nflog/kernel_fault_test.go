@@ -124,10 +124,10 @@ func statsOf(t *testing.T, n *NFLOG) map[string]int64 {
 	t.Helper()
 	var acc testutil.Accumulator
 	require.NoError(t, n.Gather(&acc))
-	m, ok := acc.Get(measurementStats)
-	require.True(t, ok)
-	out := make(map[string]int64, len(m.Fields))
-	for k, v := range m.Fields {
+	fields := statsFields(&acc)
+	require.NotNil(t, fields, "no nflog_stats")
+	out := make(map[string]int64, len(fields))
+	for k, v := range fields {
 		out[k] = v.(int64)
 	}
 	return out
@@ -164,24 +164,24 @@ func TestIntegrationFloodAccounting(t *testing.T) {
 			st := statsOf(t, n)
 			n.Stop()
 			t.Logf("on_overrun=%s: sent %d + %d markers, received %d, lost %d, overruns %d, errors %d",
-				policy, sent, markers, st["packets_received"], st["packets_lost"], st["overruns"], len(acc.Errors))
-			require.Equal(t, int64(sent+markers), st["packets_received"]+st["packets_lost"], "sent == received + lost")
-			require.Equal(t, acc.packets.Load(), st["packets_received"], "every packet received became a metric")
-			require.Positive(t, st["packets_lost"], "the flood went beyond what the buffer holds")
-			require.Zero(t, st["decode_errors"])
+				policy, sent, markers, st["packets_received_total"], st["packets_lost_total"], st["overruns_total"], len(acc.Errors))
+			require.Equal(t, int64(sent+markers), st["packets_received_total"]+st["packets_lost_total"], "sent == received + lost")
+			require.Equal(t, acc.packets.Load(), st["packets_received_total"], "every packet received became a metric")
+			require.Positive(t, st["packets_lost_total"], "the flood went beyond what the buffer holds")
+			require.Zero(t, st["decode_errors_total"])
 			switch policy {
 			case "count":
-				require.Positive(t, st["overruns"])
+				require.Positive(t, st["overruns_total"])
 				require.Empty(t, acc.Errors)
 			case "error":
-				require.Positive(t, st["overruns"])
+				require.Positive(t, st["overruns_total"])
 				require.NotEmpty(t, acc.Errors)
 				require.LessOrEqual(t, len(acc.Errors), 3, "errors are rate-limited to one a second")
 				for _, err := range acc.Errors {
 					require.ErrorIs(t, err, nflog.ErrOverrun)
 				}
 			case "ignore":
-				require.Zero(t, st["overruns"], "NETLINK_NO_ENOBUFS: the kernel reports no overrun")
+				require.Zero(t, st["overruns_total"], "NETLINK_NO_ENOBUFS: the kernel reports no overrun")
 				require.Empty(t, acc.Errors)
 			}
 		})
@@ -294,11 +294,11 @@ func TestIntegrationBackpressureMemoryBounded(t *testing.T) {
 	close(acc.gate)
 	markers := sendMarkers(t, ns, acc)
 	st := statsOf(t, n)
-	t.Logf("released: received %d, lost %d, overruns %d", st["packets_received"], st["packets_lost"], st["overruns"])
-	require.Equal(t, int64(1+sent+markers), st["packets_received"]+st["packets_lost"])
-	require.Positive(t, st["overruns"])
-	require.Positive(t, st["packets_lost"])
-	require.Less(t, st["packets_received"], int64(sent/10), "a 1 MiB buffer holds few of them")
+	t.Logf("released: received %d, lost %d, overruns %d", st["packets_received_total"], st["packets_lost_total"], st["overruns_total"])
+	require.Equal(t, int64(1+sent+markers), st["packets_received_total"]+st["packets_lost_total"])
+	require.Positive(t, st["overruns_total"])
+	require.Positive(t, st["packets_lost_total"])
+	require.Less(t, st["packets_received_total"], int64(sent/10), "a 1 MiB buffer holds few of them")
 	heap2, _ := memory(t)
 	require.Less(t, int64(heap2)-int64(heap0), int64(maxHeapGrowth))
 }
@@ -538,7 +538,7 @@ func TestIntegrationInterfaceRemovedWhilePacketsFlow(t *testing.T) {
 	st := statsOf(t, n)
 	n.Stop()
 	require.Empty(t, acc.Errors, "no error storm")
-	require.Zero(t, st["packets_lost"]+st["decode_errors"])
+	require.Zero(t, st["packets_lost_total"]+st["decode_errors_total"])
 }
 
 // TestIntegrationNamespaceDeleted deletes the namespace ("ip netns delete")

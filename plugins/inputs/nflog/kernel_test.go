@@ -127,10 +127,9 @@ func TestIntegrationPackets(t *testing.T) {
 
 	var stats testutil.Accumulator
 	require.NoError(t, n.Gather(&stats))
-	st, ok := stats.Get("nflog_stats")
-	require.True(t, ok)
-	require.Equal(t, int64(count+3), st.Fields["packets_received"])
-	require.Equal(t, int64(0), st.Fields["packets_lost"])
+	st := statsFields(&stats)
+	require.Equal(t, int64(count+3), st["packets_received_total"])
+	require.Equal(t, int64(0), st["packets_lost_total"])
 }
 
 func TestIntegrationCountersAndStats(t *testing.T) {
@@ -150,11 +149,11 @@ func TestIntegrationCountersAndStats(t *testing.T) {
 	stats := func() map[string]any {
 		var a testutil.Accumulator
 		require.NoError(t, n.Gather(&a))
-		m, ok := a.Get("nflog_stats")
-		require.True(t, ok)
-		return m.Fields
+		st := statsFields(&a)
+		require.NotNil(t, st)
+		return st
 	}
-	require.Eventually(t, func() bool { return stats()["packets_received"].(int64) >= 30+5 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return stats()["packets_received_total"].(int64) >= 30+5 }, 10*time.Second, 10*time.Millisecond)
 	time.Sleep(100 * time.Millisecond) // let the replies arrive too
 	require.Zero(t, acc.NMetrics(), "no metric per packet in counters mode")
 
@@ -174,16 +173,19 @@ func TestIntegrationCountersAndStats(t *testing.T) {
 	// 5 echo requests and 5 replies, and up to 30 port unreachables.
 	require.GreaterOrEqual(t, counters["icmp"].Fields["packets_total"], int64(10))
 
-	st, ok := gathered.Get("nflog_stats")
-	require.True(t, ok)
-	require.Equal(t, map[string]string{"group": g}, st.Tags)
-	require.Equal(t, counters["udp9"].Fields["packets_total"].(int64)+counters["icmp"].Fields["packets_total"].(int64),
-		st.Fields["packets_received"])
-	for _, f := range []string{"overruns", "packets_lost", "decode_errors", "buffer_growths", "counter_overflows"} {
-		require.Equal(t, int64(0), st.Fields[f], f)
+	for _, m := range gathered.Metrics {
+		if m.Measurement == "nflog_stats" {
+			require.Equal(t, map[string]string{"group": g}, m.Tags)
+		}
 	}
-	require.GreaterOrEqual(t, st.Fields["read_buffer_bytes"], int64(8<<20))
-	require.Equal(t, st.Fields["packets_received"], n.stats.received.Get())
+	st := statsFields(&gathered)
+	require.Equal(t, counters["udp9"].Fields["packets_total"].(int64)+counters["icmp"].Fields["packets_total"].(int64),
+		st["packets_received_total"])
+	for _, f := range []string{"overruns_total", "packets_lost_total", "decode_errors_total", "buffer_growths_total", "counter_overflows_total", "packet_metrics_not_emitted_total"} {
+		require.Equal(t, int64(0), st[f], f)
+	}
+	require.GreaterOrEqual(t, st["read_buffer_bytes"], int64(8<<20))
+	require.Equal(t, st["packets_received_total"], n.stats.received.Get())
 }
 
 func TestIntegrationStopUnderFlood(t *testing.T) {
@@ -259,8 +261,8 @@ func TestIntegrationBackpressureIsCounted(t *testing.T) {
 		nftest.SendUDP(t, ns, "127.0.0.1:9", []byte("x"), 1)
 		var a testutil.Accumulator
 		require.NoError(t, n.Gather(&a))
-		st, _ := a.Get("nflog_stats")
-		return st != nil && st.Fields["overruns"].(int64) > 0 && st.Fields["packets_lost"].(int64) > 0
+		st := statsFields(&a)
+		return st != nil && st["overruns_total"].(int64) > 0 && st["packets_lost_total"].(int64) > 0
 	}, 10*time.Second, 50*time.Millisecond)
 
 	n.Stop()
@@ -349,6 +351,5 @@ func TestIntegrationBufferGrowthIsLogged(t *testing.T) {
 	}
 	require.Len(t, grew, 1, "one message for the interval in which it grew: %v", logger.Messages())
 	require.Contains(t, grew[0], "to 8192 bytes, its maximum")
-	st, _ := a.Get("nflog_stats")
-	require.Equal(t, int64(8192), st.Fields["read_buffer_bytes"])
+	require.Equal(t, int64(8192), statsFields(&a)["read_buffer_bytes"])
 }

@@ -26,15 +26,19 @@ import (
 // Stop); config.go validates the options, read.go opens the source and runs
 // the reading goroutine, builder.go makes each packet's tags (tags.go) and
 // feeds the metric kinds, siblings: packets.go (a metric per packet, made
-// from templates.go and timed by uniquetimes.go) and counters.go;
-// lasthit.go is their one-entry cache, stats.go makes nflog_stats, and
-// errors.go rate-limits read errors.
+// from templates.go, timed by uniquetimes.go and limited by ratelimit.go),
+// counters.go, and rankings.go (the top talkers of nflog_top, their keys in
+// rankkey.go, counted by the spacesaving package); metrickinds.go reads the
+// "metrics" option and netmask.go masks addresses into networks;
+// lasthit.go is the kinds' one-entry cache, stats.go makes nflog_stats,
+// and errors.go rate-limits read errors.
 
 //go:embed sample.conf
 var sampleConfig string
 
 // NFLOG reads packets logged by netfilter's NFLOG target and emits a metric
-// per packet, running counters per tag set, or both.
+// per packet, running counters per tag set, rankings of the top talkers, or
+// any of them together.
 type NFLOG struct {
 	Groups            []int           `toml:"groups"`
 	CopyMode          string          `toml:"copy_mode"`
@@ -52,6 +56,11 @@ type NFLOG struct {
 	ExtraTags         []string        `toml:"extra_tags"`
 	ExtraFields       []string        `toml:"extra_fields"`
 	PrefixPattern     string          `toml:"prefix_pattern"`
+	IPv4Mask          int             `toml:"ipv4_mask"`
+	IPv6Mask          int             `toml:"ipv6_mask"`
+	Top               []rankingConfig `toml:"top"`
+
+	PacketMetricsPerSecond int `toml:"packet_metrics_per_second"`
 
 	Log        telegraf.Logger     `toml:"-"`
 	Statistics *selfstat.Collector `toml:"-"`
@@ -215,10 +224,13 @@ func (n *NFLOG) Gather(acc telegraf.Accumulator) error {
 	if n.build != nil && n.build.counters != nil {
 		n.build.counters.emit(acc, now)
 	}
+	if n.build != nil && n.build.rankings != nil {
+		n.build.rankings.emit(acc, now)
+	}
 	if n.reader != nil {
-		fields := n.updateStats()
-		n.logGrowth(fields)
-		acc.AddFields(measurementStats, fields, n.statsTags, now)
+		st := n.updateStats()
+		n.logGrowth(st)
+		st.emit(acc, n.statsTags, now)
 	}
 	return n.Err()
 }
@@ -282,6 +294,8 @@ func init() {
 			Sequence:          "group",
 			Metrics:           "packets",
 			MaxCounterSeries:  10000,
+			IPv4Mask:          24,
+			IPv6Mask:          64,
 		}
 	})
 }

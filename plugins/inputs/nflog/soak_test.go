@@ -70,7 +70,7 @@ func TestIntegrationSoak(t *testing.T) {
 		}
 		require.NoError(t, n.Start(acc))
 		before := statsOf(t, n) // counters start at zero with each reader
-		require.Zero(t, before["packets_received"]+before["packets_lost"])
+		require.Zero(t, before["packets_received_total"]+before["packets_lost_total"])
 
 		sent, err := nftest.Flood(t.Context(), ns, "127.0.0.1:9", 512, 300_000, 3*time.Second)
 		require.NoError(t, err)
@@ -80,11 +80,11 @@ func TestIntegrationSoak(t *testing.T) {
 		markers := sendMarkers(t, ns, acc)
 		st := statsOf(t, n)
 		n.Stop()
-		require.Equal(t, int64(sent+markers), st["packets_received"]+st["packets_lost"], "round %d", round)
-		require.Equal(t, acc.packets.Load(), st["packets_received"], "round %d", round)
-		require.Zero(t, st["decode_errors"])
+		require.Equal(t, int64(sent+markers), st["packets_received_total"]+st["packets_lost_total"], "round %d", round)
+		require.Equal(t, acc.packets.Load(), st["packets_received_total"], "round %d", round)
+		require.Zero(t, st["decode_errors_total"])
 		sentTotal += int64(sent + markers)
-		lost += st["packets_lost"]
+		lost += st["packets_lost_total"]
 
 		heap, rss := memory(t)
 		if round == 0 {

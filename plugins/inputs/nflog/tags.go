@@ -26,6 +26,8 @@ const (
 	tagPhysOutDev
 	tagGID
 	tagIPProto
+	tagSrcNet
+	tagDstNet
 )
 
 var extraTagNames = map[string]extraTags{
@@ -36,6 +38,8 @@ var extraTagNames = map[string]extraTags{
 	"physoutdev": tagPhysOutDev,
 	"gid":        tagGID,
 	"ip_proto":   tagIPProto,
+	"src_net":    tagSrcNet,
+	"dst_net":    tagDstNet,
 }
 
 // reservedTag reports whether name is a tag the plugin may set itself, which
@@ -70,6 +74,14 @@ func (b *builder) addExtraTags(p *nflog.Packet, l *nflog.Layers, layersOK bool) 
 	}
 	if b.tags&tagIPProto != 0 && layersOK && l.HasTransport() {
 		b.tag("ip_proto", nflog.IPProtocolName(l.Protocol))
+	}
+	if b.tags&(tagSrcNet|tagDstNet) != 0 && layersOK && l.HasTransport() {
+		if b.tags&tagSrcNet != 0 {
+			b.tag("src_net", b.nets.of(l.Src))
+		}
+		if b.tags&tagDstNet != 0 {
+			b.tag("dst_net", b.nets.of(l.Dst))
+		}
 	}
 }
 

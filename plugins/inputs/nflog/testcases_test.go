@@ -203,6 +203,7 @@ func syntheticCaptures() map[string][]message {
 			u32Attr(nflog.AttrGID, 100),
 		)},
 		"header_and_payload_only": {headerAndPayload},
+		"top":                     rankingMessages(), // rankings_test.go
 		"empty_prefix_and_uid_0": {msg(nflog.FamilyIPv4, 5, recorded,
 			hdrAttr(0x0800, nflog.HookOutput),
 			payloadAttr(udpPacket),

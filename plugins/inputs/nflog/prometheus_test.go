@@ -1,0 +1,159 @@
+//go:build linux
+
+package nflog
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/outputs/prometheus_client"
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	influxserializer "github.com/influxdata/telegraf/plugins/serializers/influx"
+	serializers_prometheus "github.com/influxdata/telegraf/plugins/serializers/prometheus"
+	"github.com/influxdata/telegraf/testutil"
+)
+
+// promScrape is what a Prometheus scrape of outputs.prometheus_client
+// shows: the TYPE of each family and the samples, keyed by name and
+// non-empty labels ("name{a="1",b="2"}"), with their timestamps.
+type promScrape struct {
+	types   map[string]string
+	samples map[string]string // value and timestamp, as written
+}
+
+var promSample = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)(?: (\d+))?$`)
+
+func scrape(t *testing.T, url string) promScrape {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	s := promScrape{types: map[string]string{}, samples: map[string]string{}}
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
+			s.types[f[2]] = f[3]
+			continue
+		}
+		m := promSample.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		var labels []string
+		for _, l := range strings.Split(strings.Trim(m[2], "{}"), ",") {
+			if l != "" && !strings.HasSuffix(l, `=""`) {
+				labels = append(labels, l)
+			}
+		}
+		s.samples[m[1]+"{"+strings.Join(labels, ",")+"}"] = strings.TrimSpace(m[3] + " " + m[4])
+	}
+	return s
+}
+
+// The plugin's metrics as outputs.prometheus_client exposes them: counters
+// typed counter with *_total names, gauges typed gauge, the rankings with
+// the key as labels and, with export_timestamp, each sample at its Gather's
+// time. Under execd line protocol carries no type; the metric_types of the
+// README give the same result.
+func TestPrometheusClientTypes(t *testing.T) {
+	n := newPlugin(t, withTop("counters,top", rankingConfig{Name: "src", Key: []string{"src"}, Size: intp(2)}))
+	acc := replay(t, n, rankingPackets(t))
+	require.NoError(t, n.Gather(acc))
+	now := time.Unix(1700000000, 0)
+	(&readerStats{received: 17, readBufferBytes: 8 << 20, hasReadBuffer: true}).emit(acc, map[string]string{"group": "5"}, now)
+	typed := acc.GetTelegrafMetrics()
+
+	// The same through line protocol, as the execd binary writes it.
+	ser := &influxserializer.Serializer{}
+	require.NoError(t, ser.Init())
+	parser := &influx.Parser{}
+	require.NoError(t, parser.Init())
+	var untyped []telegraf.Metric
+	for _, m := range typed {
+		b, err := ser.Serialize(m)
+		require.NoError(t, err)
+		ms, err := parser.Parse(b)
+		require.NoError(t, err)
+		require.Equal(t, telegraf.Untyped, ms[0].Type())
+		untyped = append(untyped, ms...)
+	}
+	readmeTypes := serializers_prometheus.MetricTypes{
+		Counter: []string{"nflog_counters_*_total", "nflog_stats_*_total"},
+		Gauge:   []string{"nflog_stats_read_buffer_bytes", "nflog_top_*"},
+	}
+
+	for _, tt := range []struct {
+		name    string
+		metrics []telegraf.Metric
+		types   serializers_prometheus.MetricTypes
+	}{
+		{"typed", typed, serializers_prometheus.MetricTypes{}},
+		{"line protocol with metric_types", untyped, readmeTypes},
+	} {
+		for _, version := range []int{1, 2} {
+			t.Run(tt.name+"/v"+strconv.Itoa(version), func(t *testing.T) {
+				p := &prometheus_client.PrometheusClient{
+					Listen:             "127.0.0.1:0",
+					MetricVersion:      version,
+					ExportTimestamp:    true,
+					ExpirationInterval: config.Duration(time.Minute),
+					CollectorsExclude:  []string{"gocollector", "process"},
+					StringAsLabel:      true,
+					TypeMappings:       tt.types,
+					Log:                testutil.Logger{},
+				}
+				require.NoError(t, p.Init())
+				require.NoError(t, p.Connect())
+				defer p.Close()
+				require.NoError(t, p.Write(tt.metrics))
+				s := scrape(t, p.URL())
+
+				for name, want := range map[string]string{
+					"nflog_counters_packets_total":                 "counter",
+					"nflog_counters_bytes_total":                   "counter",
+					"nflog_stats_packets_received_total":           "counter",
+					"nflog_stats_overruns_total":                   "counter",
+					"nflog_stats_packets_lost_total":               "counter",
+					"nflog_stats_decode_errors_total":              "counter",
+					"nflog_stats_buffer_growths_total":             "counter",
+					"nflog_stats_counter_overflows_total":          "counter",
+					"nflog_stats_packet_metrics_not_emitted_total": "counter",
+					"nflog_stats_read_buffer_bytes":                "gauge",
+					"nflog_top_packets":                            "gauge",
+					"nflog_top_bytes":                              "gauge",
+					"nflog_top_max_overcount":                      "gauge",
+					"nflog_top_rank":                               "gauge",
+				} {
+					require.Equal(t, want, s.types[name], "# TYPE %s", name)
+				}
+				// The key is a label; each sample carries its time (ms).
+				var gatherTime int64
+				for _, m := range typed {
+					if m.Name() == measurementTop {
+						gatherTime = m.Time().UnixMilli()
+					}
+				}
+				ts := " " + itoa(gatherTime)
+				require.Equal(t, "7"+ts, s.samples[`nflog_top_packets{ranking="src",src="10.0.0.1"}`], "%v", s.samples)
+				require.Equal(t, "4"+ts, s.samples[`nflog_top_packets{ranking="src",src="10.0.1.1"}`])
+				require.Equal(t, "6"+ts, s.samples[`nflog_top_packets{ranking="src",src="other"}`])
+				require.Equal(t, "1"+ts, s.samples[`nflog_top_rank{ranking="src",src="10.0.0.1"}`])
+				require.Equal(t, "17 "+itoa(now.UnixMilli()), s.samples[`nflog_stats_packets_received_total{group="5"}`])
+				require.Equal(t, "8.388608e+06 "+itoa(now.UnixMilli()), s.samples[`nflog_stats_read_buffer_bytes{group="5"}`])
+			})
+		}
+	}
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }

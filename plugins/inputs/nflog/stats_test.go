@@ -1,0 +1,66 @@
+//go:build linux
+
+package nflog
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/testutil"
+)
+
+// statsFields returns the fields of the nflog_stats metrics in acc, merged
+// as InfluxDB merges them into one point (the counters and the gauge share
+// measurement, tags and time), or nil when there is none.
+func statsFields(acc *testutil.Accumulator) map[string]any {
+	var fields map[string]any
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() != measurementStats {
+			continue
+		}
+		if fields == nil {
+			fields = make(map[string]any)
+		}
+		for _, f := range m.FieldList() {
+			fields[f.Key] = f.Value
+		}
+	}
+	return fields
+}
+
+// nflog_stats is two metrics: the monotonic counts as a counter, the
+// buffer's size as a gauge, with one measurement, tag set and time.
+func TestStatsAreCountersAndAGauge(t *testing.T) {
+	s := readerStats{
+		received: 10, overruns: 1, lost: 2, decodeErrors: 3, growths: 4, counterOverflows: 5, notEmitted: 6,
+		readBufferBytes: 8 << 20, hasReadBuffer: true,
+	}
+	var acc testutil.Accumulator
+	tags := map[string]string{"group": "5"}
+	now := time.Unix(1700000000, 0)
+	s.emit(&acc, tags, now)
+	want := []telegraf.Metric{
+		metric.New("nflog_stats", tags, map[string]any{
+			"packets_received_total":           int64(10),
+			"overruns_total":                   int64(1),
+			"packets_lost_total":               int64(2),
+			"decode_errors_total":              int64(3),
+			"buffer_growths_total":             int64(4),
+			"counter_overflows_total":          int64(5),
+			"packet_metrics_not_emitted_total": int64(6),
+		}, now, telegraf.Counter),
+		metric.New("nflog_stats", tags, map[string]any{"read_buffer_bytes": int64(8 << 20)}, now, telegraf.Gauge),
+	}
+	testutil.RequireMetricsEqual(t, want, acc.GetTelegrafMetrics())
+
+	// A replay has no receive buffer: no gauge.
+	acc.ClearMetrics()
+	s.hasReadBuffer = false
+	s.emit(&acc, nil, now)
+	require.Len(t, acc.GetTelegrafMetrics(), 1)
+	require.Equal(t, telegraf.Counter, acc.GetTelegrafMetrics()[0].Type())
+}
