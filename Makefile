@@ -6,9 +6,10 @@ FUZZTIME  ?= 60s
 SMOKEFUZZ ?= 5s
 BIN       := bin/telegraf-nflog
 PKGS      := ./...
-# Debian packages the kernel tests, the end-to-end test (influxdb) and the demo use.
-APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb
-TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd
+# Debian packages the kernel tests, the end-to-end test (influxdb, prometheus),
+# the rules tests (prometheus: promtool) and the demo use.
+APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb prometheus
+TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd prometheus promtool
 
 .PHONY: all build test unit deps lint fuzz fuzz-smoke soak bench flood microbench demo clean
 

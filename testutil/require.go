@@ -74,16 +74,19 @@ func effectiveCaps() (uint64, bool) {
 // package that provides them, so the failure message can say exactly what to
 // install.
 var toolPackages = map[string]string{
-	"iptables":  "iptables",
-	"ip6tables": "iptables",
-	"nft":       "nftables",
-	"ip":        "iproute2",
-	"bridge":    "iproute2",
-	"setpriv":   "util-linux",
-	"tcpdump":   "tcpdump",
-	"setcap":    "libcap2-bin",
-	"bash":      "bash",
-	"cat":       "coreutils",
+	"iptables":   "iptables",
+	"ip6tables":  "iptables",
+	"nft":        "nftables",
+	"ip":         "iproute2",
+	"bridge":     "iproute2",
+	"setpriv":    "util-linux",
+	"tcpdump":    "tcpdump",
+	"setcap":     "libcap2-bin",
+	"bash":       "bash",
+	"cat":        "coreutils",
+	"influxd":    "influxdb",
+	"promtool":   "prometheus",
+	"prometheus": "prometheus",
 }
 
 // RequireTools checks with exec.LookPath that every named tool is on PATH.
