@@ -101,7 +101,8 @@ type Config struct {
 
 	// MaxReadBufferSize, when larger than ReadBufferSize, lets the reader
 	// double its receive buffer on each overrun up to this size, as ulogd2
-	// does. Each growth is counted in Stats.BufferGrowths.
+	// does. Each growth is counted in Stats.BufferGrowths. 0 means never;
+	// a size below ReadBufferSize is rejected.
 	MaxReadBufferSize int
 
 	// NetlinkBufferSize is the kernel's batch buffer per group
@@ -150,53 +151,56 @@ func (c *Config) timeoutTicks() uint32 {
 	return uint32((c.FlushTimeout + tick - 1) / tick)
 }
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
-}
-
 // Validate checks every option, and the groups, against their ranges as
-// Open does; the error names the option that is wrong and its range. The
-// kernel would silently ignore some of these values.
+// Open does. The error is a *ConfigError naming the first field that is
+// wrong and its allowed range; it wraps ErrInvalidConfig. The kernel would
+// silently ignore some of these values.
 func (c *Config) Validate(groups []int) error {
+	bad := func(field string, value any, reason string, args ...any) error {
+		return &ConfigError{Field: field, Value: value, Reason: fmt.Sprintf(reason, args...)}
+	}
 	if len(groups) == 0 {
-		return invalid("no group given: pass at least one NFLOG group (0-%d)", MaxGroup)
+		return bad("Groups", nil, "no group given: pass at least one NFLOG group (0-%d)", MaxGroup)
 	}
 	seen := make(map[int]bool, len(groups))
 	for _, g := range groups {
 		if g < 0 || g > MaxGroup {
-			return invalid("group %d is out of range: NFLOG groups are 0-%d (iptables --nflog-group, nft log group)", g, MaxGroup)
+			return bad("Groups", g, "out of range: NFLOG groups are 0-%d (iptables --nflog-group, nft log group)", MaxGroup)
 		}
 		if seen[g] {
-			return invalid("group %d is listed twice", g)
+			return bad("Groups", g, "listed twice")
 		}
 		seen[g] = true
 	}
 	if c.FlushTimeout < 0 || c.FlushTimeout > MaxFlushTimeout {
-		return invalid("flush timeout %v is out of range 0-%v", c.FlushTimeout, MaxFlushTimeout)
+		return bad("FlushTimeout", c.FlushTimeout, "out of range 0-%v", MaxFlushTimeout)
 	}
 	if c.ReadBufferSize < 0 || c.ReadBufferSize > MaxReadBufferSize {
-		return invalid("read buffer size %d is out of range 0-%d bytes", c.ReadBufferSize, MaxReadBufferSize)
+		return bad("ReadBufferSize", c.ReadBufferSize, "out of range 0-%d bytes (0 means the system default)", MaxReadBufferSize)
 	}
 	if c.MaxReadBufferSize < 0 || c.MaxReadBufferSize > MaxReadBufferSize {
-		return invalid("maximum read buffer size %d is out of range 0-%d bytes", c.MaxReadBufferSize, MaxReadBufferSize)
+		return bad("MaxReadBufferSize", c.MaxReadBufferSize, "out of range 0-%d bytes (0 means never grow)", MaxReadBufferSize)
+	}
+	if c.MaxReadBufferSize != 0 && c.MaxReadBufferSize < c.ReadBufferSize {
+		return bad("MaxReadBufferSize", c.MaxReadBufferSize, "smaller than the read buffer size (%d bytes): raise it, or use 0 to never grow the buffer", c.ReadBufferSize)
 	}
 	if c.NetlinkBufferSize != 0 && (c.NetlinkBufferSize < nlbufsizMin || c.NetlinkBufferSize > nlbufsizMax) {
-		return invalid("netlink buffer size %d is out of range: use 0 (kernel default) or %d-%d bytes; the kernel silently ignores other values", c.NetlinkBufferSize, nlbufsizMin, nlbufsizMax)
+		return bad("NetlinkBufferSize", c.NetlinkBufferSize, "out of range: use 0 (the kernel's default, one page) or %d-%d bytes; the kernel silently ignores other values", nlbufsizMin, nlbufsizMax)
 	}
 	if c.CopyMode > CopyNone {
-		return invalid("copy mode %d is unknown: use CopyPacket, CopyMeta or CopyNone", c.CopyMode)
+		return bad("CopyMode", c.CopyMode, "unknown: use CopyPacket, CopyMeta or CopyNone")
 	}
 	if c.CopyRange > MaxCopyRange {
-		return invalid("copy range %d is out of range 0-%d bytes (0 means the maximum)", c.CopyRange, MaxCopyRange)
+		return bad("CopyRange", c.CopyRange, "out of range 0-%d bytes (0 means the maximum)", MaxCopyRange)
 	}
 	if c.Flags&^flagsKnownMask != 0 {
-		return invalid("flags %#x hold unknown bits: use FlagSequence, FlagGlobalSequence, FlagConntrack", uint16(c.Flags))
+		return bad("Flags", c.Flags, "invalid, it holds unknown bits %#x: use FlagSequence, FlagGlobalSequence, FlagConntrack", uint16(c.Flags&^flagsKnownMask))
 	}
 	if c.OnOverrun > OverrunIgnore {
-		return invalid("overrun policy %d is unknown: use OverrunError, OverrunCount or OverrunIgnore", c.OnOverrun)
+		return bad("OnOverrun", c.OnOverrun, "unknown: use OverrunError, OverrunCount or OverrunIgnore")
 	}
 	if c.NetNS < 0 {
-		return invalid("network namespace fd %d is negative", c.NetNS)
+		return bad("NetNS", c.NetNS, "negative: use an open file descriptor of a network namespace, or 0 for the caller's")
 	}
 	return nil
 }

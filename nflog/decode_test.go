@@ -239,45 +239,6 @@ func TestMapAndJSON(t *testing.T) {
 	require.Equal(t, "127.0.0.1", back["src"])
 }
 
-func TestConfigValidation(t *testing.T) {
-	cases := []struct {
-		name   string
-		groups []int
-		cfg    Config
-		want   string
-	}{
-		{"no group", nil, Config{}, "no group"},
-		{"negative group", []int{-1}, Config{}, "group -1 is out of range"},
-		{"group too large", []int{65536}, Config{}, "group 65536 is out of range"},
-		{"duplicate group", []int{3, 3}, Config{}, "listed twice"},
-		{"negative timeout", []int{1}, Config{FlushTimeout: -time.Second}, "flush timeout"},
-		{"timeout too large", []int{1}, Config{FlushTimeout: MaxFlushTimeout + 10*time.Millisecond}, "flush timeout"},
-		{"rcvbuf too large", []int{1}, Config{ReadBufferSize: 1 << 30}, "read buffer size"},
-		{"nlbuf below page", []int{1}, Config{NetlinkBufferSize: 100}, "netlink buffer size 100"},
-		{"nlbuf too large", []int{1}, Config{NetlinkBufferSize: 131073}, "netlink buffer size 131073"},
-		{"copy range", []int{1}, Config{CopyRange: 65532}, "copy range 65532"},
-		{"copy mode", []int{1}, Config{CopyMode: 9}, "copy mode"},
-		{"flags", []int{1}, Config{Flags: 0x8}, "unknown bits"},
-		{"overrun", []int{1}, Config{OnOverrun: 7}, "overrun policy"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := c.cfg.Validate(c.groups)
-			require.ErrorIs(t, err, ErrInvalidConfig)
-			require.ErrorContains(t, err, c.want)
-		})
-	}
-	ok := Config{FlushTimeout: MaxFlushTimeout, ReadBufferSize: MaxReadBufferSize, NetlinkBufferSize: 131072, CopyRange: MaxCopyRange, Flags: 7}
-	require.NoError(t, ok.Validate([]int{0, 65535}))
-}
-
-func TestTimeoutTicks(t *testing.T) {
-	for d, want := range map[time.Duration]uint32{0: 0, time.Millisecond: 1, 10 * time.Millisecond: 1, 15 * time.Millisecond: 2, time.Second: 100, MaxFlushTimeout: 4294967295} {
-		c := Config{FlushTimeout: d}
-		require.Equal(t, want, c.timeoutTicks(), "%v", d)
-	}
-}
-
 func TestLayers(t *testing.T) {
 	ipv6udp := append([]byte{0x60, 0, 0, 0, 0, 12, 17, 64}, append(netip.MustParseAddr("fe80::1").AsSlice(), netip.MustParseAddr("ff02::1").AsSlice()...)...)
 	ipv6udp = append(ipv6udp, 0x02, 0x22, 0x02, 0x23, 0, 12, 0, 0, 1, 2, 3, 4)

@@ -138,9 +138,11 @@ func (f Family) String() string {
 	return "family" + strconv.Itoa(int(f))
 }
 
-// Hook is the netfilter hook at which the packet was logged. Its meaning
-// depends on the family; the names below are those of the inet hooks, which
-// bridge rules share. Netdev rules use 0 for ingress and 1 for egress.
+// Hook is the netfilter hook at which the packet was logged. The number
+// means different hooks in different families: 0 is prerouting in inet and
+// bridge rules, ingress in netdev rules and input in ARP rules. Name it
+// with HookName(p.Family, p.Hook); the constants and String are the inet
+// hooks' (NF_INET_*).
 type Hook uint8
 
 const (
@@ -149,46 +151,51 @@ const (
 	HookForward     Hook = 2 // NF_INET_FORWARD
 	HookOutput      Hook = 3 // NF_INET_LOCAL_OUT
 	HookPostrouting Hook = 4 // NF_INET_POST_ROUTING
+	HookIngress     Hook = 5 // NF_INET_INGRESS: an nft inet table's ingress chain (Linux 5.10)
 )
 
-func (h Hook) String() string {
-	switch h {
-	case HookPrerouting:
-		return "prerouting"
-	case HookInput:
-		return "input"
-	case HookForward:
-		return "forward"
-	case HookOutput:
-		return "output"
-	case HookPostrouting:
-		return "postrouting"
+// String names h as an inet hook, whatever the packet's family: use
+// HookName for a packet of a netdev, bridge or ARP rule.
+func (h Hook) String() string { return inetHookName(h) }
+
+// Hook names as nft spells them in "type filter hook NAME", per family,
+// indexed by the kernel's hook numbers.
+var (
+	// enum nf_inet_hooks (linux/netfilter.h), for ip, ip6 and inet tables.
+	inetHooks = [...]string{"prerouting", "input", "forward", "output", "postrouting", "ingress"}
+	// NF_BR_* (linux/netfilter_bridge.h); 5, NF_BR_BROUTING, is the
+	// ebtables broute table's.
+	bridgeHooks = [...]string{"prerouting", "input", "forward", "output", "postrouting", "brouting"}
+	// enum nf_dev_hooks (linux/netfilter.h).
+	netdevHooks = [...]string{"ingress", "egress"}
+	// NF_ARP_IN, NF_ARP_OUT, NF_ARP_FORWARD (linux/netfilter_arp.h).
+	arpHooks = [...]string{"input", "output", "forward"}
+)
+
+func inetHookName(h Hook) string { return hookName(inetHooks[:], h) }
+
+func hookName(names []string, h Hook) string {
+	if int(h) < len(names) {
+		return names[h]
 	}
 	return "hook" + strconv.Itoa(int(h))
 }
 
-// HookName names h as the rule's family knows it: netdev hooks are
-// "ingress" and "egress", ARP hooks "input", "output" and "forward".
+// HookName names h as the rule's family knows it (and as nft spells it):
+// netdev hooks are "ingress" and "egress", ARP hooks "input", "output" and
+// "forward", bridge hooks those of inet plus "brouting", and the ip, ip6
+// and inet families' "prerouting" to "postrouting" plus "ingress". Unknown
+// numbers are "hook" and the number.
 func HookName(f Family, h Hook) string {
 	switch f {
 	case FamilyNetdev:
-		switch h {
-		case 0:
-			return "ingress"
-		case 1:
-			return "egress"
-		}
+		return hookName(netdevHooks[:], h)
 	case FamilyARP:
-		switch h {
-		case 0:
-			return "input" // NF_ARP_IN
-		case 1:
-			return "output" // NF_ARP_OUT
-		case 2:
-			return "forward" // NF_ARP_FORWARD
-		}
+		return hookName(arpHooks[:], h)
+	case FamilyBridge:
+		return hookName(bridgeHooks[:], h)
 	}
-	return h.String()
+	return inetHookName(h)
 }
 
 // EtherTypeName returns a lower-case name for common EtherTypes ("ipv4",

@@ -36,9 +36,81 @@ var (
 	// ErrNotSupported: the kernel (or platform) lacks what was asked for.
 	ErrNotSupported = errors.New("not supported")
 
-	// ErrInvalidConfig wraps every validation error of Open.
+	// ErrInvalidConfig is wrapped by every validation error of Open,
+	// OpenGroups, Config.Validate and SetReadBufferSize, each a
+	// *ConfigError.
 	ErrInvalidConfig = errors.New("nflog: invalid configuration")
 )
+
+// ConfigError reports an option outside what the kernel accepts (or would
+// silently ignore). It wraps ErrInvalidConfig. Field names the option the
+// way Config spells it, so that a program with its own option names (a
+// configuration file) can say which of its settings is wrong; Reason says
+// what is wrong and what is allowed.
+type ConfigError struct {
+	// Field is the Config field, e.g. "CopyRange", or "Groups" for the
+	// group arguments of Open and OpenGroups.
+	Field string
+	// Value is the value given (for Groups, the offending group), nil when
+	// none was given.
+	Value any
+	// Reason is what is wrong and the allowed range, without the field and
+	// the value, e.g. "out of range 0-65531 bytes (0 means the maximum)".
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Value == nil {
+		return fmt.Sprintf("%v: %s", ErrInvalidConfig, e.Reason)
+	}
+	return fmt.Sprintf("%v: %s %s is %s", ErrInvalidConfig, fieldWords(e.Field), configValue(e.Value), e.Reason)
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// fieldWords names a Config field in words, for Error.
+func fieldWords(field string) string {
+	switch field {
+	case "Groups":
+		return "group"
+	case "FlushTimeout":
+		return "flush timeout"
+	case "QueueThreshold":
+		return "queue threshold"
+	case "ReadBufferSize":
+		return "read buffer size"
+	case "MaxReadBufferSize":
+		return "maximum read buffer size"
+	case "NetlinkBufferSize":
+		return "netlink buffer size"
+	case "CopyMode":
+		return "copy mode"
+	case "CopyRange":
+		return "copy range"
+	case "Flags":
+		return "flags"
+	case "NetNS":
+		return "network namespace fd"
+	case "OnOverrun":
+		return "overrun policy"
+	}
+	return field
+}
+
+// configValue formats a value as the user wrote it: enums as their number
+// (their String says "CopyMode(9)" for an unknown one), flags in hex.
+func configValue(v any) string {
+	switch v := v.(type) {
+	case Flags:
+		return fmt.Sprintf("%#x", uint16(v))
+	case CopyMode:
+		return fmt.Sprint(uint8(v))
+	case OverrunPolicy:
+		return fmt.Sprint(uint8(v))
+	}
+	return fmt.Sprint(v)
+}
 
 // DecodeError reports a message that could not be decoded. It is counted in
 // Stats.DecodeErrors and returned by the read that met it; the reader goes

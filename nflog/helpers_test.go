@@ -94,6 +94,7 @@ func udpPacketBody(group uint16, prefix string, seq uint32) []byte {
 // fakeSource replays batches; receive blocks when they run out until
 // closed or ctx ends, like a quiet socket.
 type fakeSource struct {
+	notASocket
 	mu      sync.Mutex
 	batches [][]byte
 	framed  bool

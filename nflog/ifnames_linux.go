@@ -156,3 +156,7 @@ var unknownNames = func() (t [256]string) {
 	}
 	return t
 }()
+
+// newHostInterfaceNames resolves names in the caller's network namespace,
+// for replayed captures.
+func newHostInterfaceNames() (*interfaceNames, error) { return newInterfaceNames(0) }

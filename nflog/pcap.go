@@ -109,6 +109,7 @@ func isPcapMagic(m uint32) bool { return m == 0xa1b2c3d4 || m == 0xa1b23c4d }
 
 // fileSource yields one capture record per batch.
 type fileSource struct {
+	notASocket
 	mu     sync.Mutex // pcapgo readers are not safe for concurrent use
 	next   func() ([]byte, gopacket.CaptureInfo, error)
 	swap   bool

@@ -19,6 +19,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
 )
 
@@ -430,47 +432,40 @@ func SendRawFrame(tb testing.TB, ns *NetNS, ifname string, frame []byte, count i
 // UDP4Frame builds an Ethernet frame carrying an IPv4/UDP datagram (TTL 64,
 // DF, correct IP and UDP checksums), for [SendRawFrame]. vlanID 0 means
 // untagged; 1..4094 inserts an 802.1Q tag with that VLAN ID and priority 0.
+// gopacket serialises the layers.
 func UDP4Frame(dstMAC, srcMAC net.HardwareAddr, vlanID int, src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
 	src, dst = src.Unmap(), dst.Unmap()
 	if !src.Is4() || !dst.Is4() || len(dstMAC) != 6 || len(srcMAC) != 6 || vlanID < 0 || vlanID > 4094 {
 		panic(fmt.Sprintf("testutil.UDP4Frame: invalid arguments (dst MAC %v, src MAC %v, vlan %d, src %v, dst %v)", dstMAC, srcMAC, vlanID, src, dst))
 	}
-	f := make([]byte, 0, 18+20+8+len(payload))
-	f = append(f, dstMAC...)
-	f = append(f, srcMAC...)
+	eth := &layers.Ethernet{DstMAC: dstMAC, SrcMAC: srcMAC, EthernetType: layers.EthernetTypeIPv4}
+	frame := []gopacket.SerializableLayer{eth}
 	if vlanID != 0 {
-		f = binary.BigEndian.AppendUint16(f, 0x8100)
-		f = binary.BigEndian.AppendUint16(f, uint16(vlanID))
+		eth.EthernetType = layers.EthernetTypeDot1Q
+		frame = append(frame, &layers.Dot1Q{VLANIdentifier: uint16(vlanID), Type: layers.EthernetTypeIPv4})
 	}
-	f = binary.BigEndian.AppendUint16(f, 0x0800)
-
-	ipStart := len(f)
-	s4, d4 := src.As4(), dst.As4()
-	f = append(f, 0x45, 0)
-	f = binary.BigEndian.AppendUint16(f, uint16(20+8+len(payload)))
-	f = append(f, 0, 0, 0x40, 0, 64, unix.IPPROTO_UDP, 0, 0)
-	f = append(f, s4[:]...)
-	f = append(f, d4[:]...)
-	binary.BigEndian.PutUint16(f[ipStart+10:], checksum(f[ipStart:ipStart+20]))
-
-	udpStart := len(f)
-	f = binary.BigEndian.AppendUint16(f, sport)
-	f = binary.BigEndian.AppendUint16(f, dport)
-	f = binary.BigEndian.AppendUint16(f, uint16(8+len(payload)))
-	f = append(f, 0, 0)
-	f = append(f, payload...)
-	pseudo := make([]byte, 0, 12+len(f)-udpStart)
-	pseudo = append(pseudo, s4[:]...)
-	pseudo = append(pseudo, d4[:]...)
-	pseudo = append(pseudo, 0, unix.IPPROTO_UDP)
-	pseudo = binary.BigEndian.AppendUint16(pseudo, uint16(8+len(payload)))
-	pseudo = append(pseudo, f[udpStart:]...)
-	cs := checksum(pseudo)
-	if cs == 0 {
-		cs = 0xffff // 0 means "no checksum" in UDP over IPv4
+	ip := &layers.IPv4{
+		Version: 4, IHL: 5, TTL: 64, Flags: layers.IPv4DontFragment, Protocol: layers.IPProtocolUDP,
+		SrcIP: src.AsSlice(), DstIP: dst.AsSlice(),
 	}
-	binary.BigEndian.PutUint16(f[udpStart+6:], cs)
-	return f
+	udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
+	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
+		panic("testutil.UDP4Frame: " + err.Error())
+	}
+	frame = append(frame, ip, udp, gopacket.Payload(payload))
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	if err := gopacket.SerializeLayers(buf, opts, frame...); err != nil {
+		panic("testutil.UDP4Frame: " + err.Error())
+	}
+	// gopacket pads an Ethernet frame to the 60-byte minimum. The padding
+	// is cut: SendRawFrame sends the frame as given (a veth pads nothing),
+	// and a test expects the packet it built, byte for byte.
+	n := 14 + 20 + 8 + len(payload)
+	if vlanID != 0 {
+		n += 4
+	}
+	return buf.Bytes()[:n]
 }
 
 // floodBatch is the number of datagrams per sendmmsg(2) call.

@@ -53,7 +53,7 @@ type result struct {
 func main() {
 	group := flag.Int("group", 0, "NFLOG group")
 	nsPath := flag.String("netns", "", "network namespace to read in (e.g. /run/netns/NAME); empty: the current one")
-	mode := flag.String("mode", "zerocopy", `"zerocopy" (Reader.Loop) or "copy" (Reader.Next); probes that bypass the library's read path, counting netlink messages without decoding: "rawfd" (blocking recv(2) on Reader.Fd from a locked thread), "rawfd-raw" (the same through syscall.RawSyscall6), "netpoll-mmsg" (the netpoller and recvmmsg, see pollReadMmsg), "netpoll" (the netpoller and recvfrom through syscall.Syscall, as the library reads), "netpoll-raw" (the same through syscall.RawSyscall)`)
+	mode := flag.String("mode", "zerocopy", `"zerocopy" (Reader.Loop) or "copy" (Reader.Next); probes that bypass the library's read path, counting netlink messages without decoding: "rawfd" (blocking recv(2) on Reader.Fd from a locked thread), "rawfd-raw" (the same through syscall.RawSyscall6), "netpoll-mmsg" (the netpoller and recvmmsg, see pollReadMmsg), "netpoll" (the netpoller and recvfrom through syscall.Syscall6, as the library read before it switched to the raw call), "netpoll-raw" (the same through syscall.RawSyscall6, as the library reads now)`)
 	threshold := flag.Uint("threshold", 64, "queue threshold (packets per batch)")
 	flush := flag.Duration("flush", 100*time.Millisecond, "flush timeout")
 	rcvbuf := flag.Int("rcvbuf", 8<<20, "socket receive buffer, bytes (0: system default)")

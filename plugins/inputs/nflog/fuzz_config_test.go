@@ -221,7 +221,7 @@ func checkInitialised(n *NFLOG) error {
 		return fmt.Errorf("a namespace fd before Start")
 	case (n.Netns == "") != (n.netnsPath == ""), n.netnsPath != "" && !filepath.IsAbs(n.netnsPath):
 		return fmt.Errorf("netns %q -> %q", n.Netns, n.netnsPath)
-	case n.build == nil || !n.build.packets && !n.build.counters && n.build.rankings == nil:
+	case n.build == nil || n.build.packets == nil && n.build.counters == nil && n.build.rankings == nil:
 		return fmt.Errorf("no metric to build")
 	case (n.build.rankings != nil) != (len(n.Top) > 0):
 		return fmt.Errorf("%d ranking tables, rankings %v", len(n.Top), n.build.rankings != nil)
@@ -230,7 +230,7 @@ func checkInitialised(n *NFLOG) error {
 		return fmt.Errorf("packet_metrics_per_second %d", n.PacketMetricsPerSecond)
 	case n.build.nets == nil || n.build.nets.v4 < 0 || n.build.nets.v4 > 32 || n.build.nets.v6 < 0 || n.build.nets.v6 > 128:
 		return fmt.Errorf("masks %+v", n.build.nets)
-	case n.build.counters && (n.build.series == nil || n.MaxCounterSeries < 1):
+	case n.build.counters != nil && (n.build.counters.limit < 1 || n.MaxCounterSeries < 1):
 		return fmt.Errorf("counters without a bound")
 	case time.Duration(n.FlushTimeout) != cfg.FlushTimeout:
 		return fmt.Errorf("flush timeout %v became %v", n.FlushTimeout, cfg.FlushTimeout)

@@ -6,16 +6,8 @@ package nflog
 import (
 	"context"
 	_ "embed"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"math"
 	"os"
-	"path/filepath"
-	"regexp"
-	"regexp/syntax"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,20 +22,23 @@ import (
 	"github.com/nflogr/telegraf-nflog/nflog"
 )
 
+// The plugin's files: this one holds the lifecycle (Init, Start, Gather,
+// Stop); config.go validates the options, read.go opens the source and runs
+// the reading goroutine, builder.go makes each packet's tags (tags.go) and
+// feeds the metric kinds, siblings: packets.go (a metric per packet, made
+// from templates.go, timed by uniquetimes.go and limited by ratelimit.go),
+// counters.go, and rankings.go (the top talkers of nflog_top, their keys in
+// rankkey.go, counted by the spacesaving package); metrickinds.go reads the
+// "metrics" option and netmask.go masks addresses into networks;
+// lasthit.go is the kinds' one-entry cache, stats.go makes nflog_stats,
+// and errors.go rate-limits read errors.
+
 //go:embed sample.conf
 var sampleConfig string
 
-const (
-	// An IPv6 header: a smaller copy_range cannot give the real length.
-	minUsefulCopyRange = 40
-)
-
-// errStopping ends Reader.Loop from the callback once Stop was called, so
-// that a flood queued in the receive buffer is not processed to its end.
-var errStopping = errors.New("stopping")
-
 // NFLOG reads packets logged by netfilter's NFLOG target and emits a metric
-// per packet, running counters per tag set, or both.
+// per packet, running counters per tag set, rankings of the top talkers, or
+// any of them together.
 type NFLOG struct {
 	Groups            []int           `toml:"groups"`
 	CopyMode          string          `toml:"copy_mode"`
@@ -95,12 +90,6 @@ type NFLOG struct {
 	growths  uint64               // buffer growths already logged
 	trace    bool
 	readErr  atomic.Pointer[error]
-}
-
-// pluginStats are the selfstat counters, mirrored from the reader's Stats
-// and the counter set.
-type pluginStats struct {
-	received, overruns, lost, decodeErrors, growths, counterOverflows, notEmitted selfstat.Stat
 }
 
 func (*NFLOG) SampleConfig() string {
@@ -164,237 +153,9 @@ func (n *NFLOG) Init() error {
 	if len(n.Groups) > 0 && n.replay == "" {
 		n.statsTags = map[string]string{"group": joinInts(n.Groups)}
 	}
-	n.stats = pluginStats{
-		received:         n.Statistics.Register("nflog", "packets_received", n.statsTags),
-		overruns:         n.Statistics.Register("nflog", "overruns", n.statsTags),
-		lost:             n.Statistics.Register("nflog", "packets_lost", n.statsTags),
-		decodeErrors:     n.Statistics.Register("nflog", "decode_errors", n.statsTags),
-		growths:          n.Statistics.Register("nflog", "buffer_growths", n.statsTags),
-		counterOverflows: n.Statistics.Register("nflog", "counter_overflows", n.statsTags),
-		notEmitted:       n.Statistics.Register("nflog", "packet_metrics_not_emitted", n.statsTags),
-	}
+	n.stats = newPluginStats(n.Statistics, n.statsTags)
 	n.errs.every = time.Second
 	return nil
-}
-
-// readerConfig validates the socket options and converts them to the
-// library's Config.
-func (n *NFLOG) readerConfig() (nflog.Config, error) {
-	var cfg nflog.Config
-
-	if n.replay == "" {
-		if len(n.Groups) == 0 {
-			return cfg, errors.New(`"groups" is required: list the NFLOG groups to read, e.g. groups = [5] for iptables -j NFLOG --nflog-group 5`)
-		}
-		seen := make(map[int]bool, len(n.Groups))
-		for _, g := range n.Groups {
-			if g < 0 || g > nflog.MaxGroup {
-				return cfg, fmt.Errorf("invalid group %d in \"groups\": NFLOG groups are 0-%d", g, nflog.MaxGroup)
-			}
-			if seen[g] {
-				return cfg, fmt.Errorf("group %d is listed twice in \"groups\"", g)
-			}
-			seen[g] = true
-		}
-	}
-
-	switch n.CopyMode {
-	case "", "packet":
-		cfg.CopyMode = nflog.CopyPacket
-	case "meta":
-		cfg.CopyMode = nflog.CopyMeta
-	case "none":
-		cfg.CopyMode = nflog.CopyNone
-		n.Log.Warn(`copy_mode = "none": the kernel sends no messages in this mode, the plugin will produce no packets`)
-	default:
-		return cfg, fmt.Errorf(`invalid copy_mode %q: use "packet", "meta" or "none"`, n.CopyMode)
-	}
-
-	if n.CopyRange < 0 || n.CopyRange > nflog.MaxCopyRange {
-		return cfg, fmt.Errorf("invalid copy_range %d: use 0 (the whole packet) to %d bytes", n.CopyRange, nflog.MaxCopyRange)
-	}
-	cfg.CopyRange = uint32(n.CopyRange)
-	if cfg.CopyMode == nflog.CopyPacket && n.CopyRange > 0 && n.CopyRange < minUsefulCopyRange {
-		n.Log.Warnf("copy_range %d is smaller than an IPv6 header (%d bytes): the \"len\" field falls back to the copied length when the IP header is cut",
-			n.CopyRange, minUsefulCopyRange)
-	}
-
-	if n.FlushTimeout < 0 || time.Duration(n.FlushTimeout) > nflog.MaxFlushTimeout {
-		return cfg, fmt.Errorf("invalid flush_timeout %v: use 0 to %v", time.Duration(n.FlushTimeout), nflog.MaxFlushTimeout)
-	}
-	cfg.FlushTimeout = time.Duration(n.FlushTimeout)
-
-	if n.QueueThreshold < 0 || n.QueueThreshold > math.MaxUint32 {
-		return cfg, fmt.Errorf("invalid queue_threshold %d: use 0 to %d packets", n.QueueThreshold, uint32(math.MaxUint32))
-	}
-	cfg.QueueThreshold = uint32(n.QueueThreshold)
-
-	if n.ReadBufferSize < 0 || n.ReadBufferSize > nflog.MaxReadBufferSize {
-		return cfg, fmt.Errorf("invalid read_buffer_size %d: use 0 (the system default) to %d bytes", n.ReadBufferSize, nflog.MaxReadBufferSize)
-	}
-	if n.MaxReadBufferSize < 0 || n.MaxReadBufferSize > nflog.MaxReadBufferSize {
-		return cfg, fmt.Errorf("invalid max_read_buffer_size %d: use 0 (no growth) to %d bytes", n.MaxReadBufferSize, nflog.MaxReadBufferSize)
-	}
-	if n.MaxReadBufferSize != 0 && n.MaxReadBufferSize < n.ReadBufferSize {
-		return cfg, fmt.Errorf("max_read_buffer_size (%d bytes) is smaller than read_buffer_size (%d bytes): raise it, or set it to 0 to never grow the buffer",
-			n.MaxReadBufferSize, n.ReadBufferSize)
-	}
-	cfg.ReadBufferSize = int(n.ReadBufferSize)
-	cfg.MaxReadBufferSize = int(n.MaxReadBufferSize)
-
-	if n.NetlinkBufferSize != 0 && (n.NetlinkBufferSize < nflog.MinNetlinkBufferSize || n.NetlinkBufferSize > nflog.MaxNetlinkBufferSize) {
-		return cfg, fmt.Errorf("invalid netlink_buffer_size %d: use 0 (one page) or %d to %d bytes, the kernel ignores other values",
-			n.NetlinkBufferSize, nflog.MinNetlinkBufferSize, nflog.MaxNetlinkBufferSize)
-	}
-	cfg.NetlinkBufferSize = uint32(n.NetlinkBufferSize)
-
-	switch n.OnOverrun {
-	case "", "count":
-		cfg.OnOverrun = nflog.OverrunCount
-	case "error":
-		cfg.OnOverrun = nflog.OverrunError
-	case "ignore":
-		cfg.OnOverrun = nflog.OverrunIgnore
-	default:
-		return cfg, fmt.Errorf(`invalid on_overrun %q: use "count", "error" or "ignore"`, n.OnOverrun)
-	}
-
-	switch n.Sequence {
-	case "", "group":
-		cfg.Flags = nflog.FlagSequence
-	case "global":
-		cfg.Flags = nflog.FlagSequence | nflog.FlagGlobalSequence
-	case "none":
-	default:
-		return cfg, fmt.Errorf(`invalid sequence %q: use "group", "global" or "none"`, n.Sequence)
-	}
-
-	n.netnsPath = ""
-	if n.Netns != "" {
-		p := n.Netns
-		if !strings.Contains(p, "/") {
-			// A bare name, as "ip netns" lists them.
-			p = filepath.Join("/run/netns", p)
-		}
-		if !filepath.IsAbs(p) {
-			return cfg, fmt.Errorf("invalid netns %q: use a namespace name as listed by \"ip netns\" or an absolute path such as /run/netns/NAME or /proc/PID/ns/net", n.Netns)
-		}
-		n.netnsPath = p
-	}
-	return cfg, nil
-}
-
-// newBuilder validates the metric options.
-func (n *NFLOG) newBuilder() (*builder, error) {
-	b := newBuilder()
-
-	kinds, err := parseMetricKinds(n.Metrics)
-	if err != nil {
-		return nil, err
-	}
-	b.packets, b.counters = kinds.packets, kinds.counters
-	if b.counters {
-		if n.MaxCounterSeries < 1 {
-			return nil, fmt.Errorf("invalid max_counter_series %d: use a positive number of tag sets", n.MaxCounterSeries)
-		}
-		b.series = newCounterSet(n.MaxCounterSeries)
-	}
-	if b.nets, err = newNetNames(n.IPv4Mask, n.IPv6Mask); err != nil {
-		return nil, err
-	}
-	if b.limit, err = newPacketLimiter(n.PacketMetricsPerSecond); err != nil {
-		return nil, err
-	}
-
-	for _, name := range n.ExtraTags {
-		bit, ok := extraTagNames[name]
-		if !ok {
-			return nil, fmt.Errorf("invalid tag %q in extra_tags: use any of %s", name, quotedList(extraTagNames))
-		}
-		b.tags |= bit
-	}
-	for _, name := range n.ExtraFields {
-		bit, ok := extraFieldNames[name]
-		if !ok {
-			return nil, fmt.Errorf("invalid field %q in extra_fields: use any of %s", name, quotedList(extraFieldNames))
-		}
-		b.fields |= bit
-	}
-	if b.fields&(fieldSeq|fieldSeqGlobal) != 0 && n.Sequence == "none" {
-		return nil, errors.New(`extra_fields "seq" and "seq_global" need sequence numbers: set sequence = "group" or "global"`)
-	}
-	if b.fields&fieldSeqGlobal != 0 && n.Sequence != "global" {
-		return nil, errors.New(`extra field "seq_global" needs sequence = "global"`)
-	}
-
-	if n.PrefixPattern != "" {
-		re, err := regexp.Compile(n.PrefixPattern)
-		if err != nil {
-			// Quoted: the regexp's error holds the pattern's text raw, and
-			// a newline in it would forge a line in Telegraf's log.
-			var se *syntax.Error
-			if errors.As(err, &se) {
-				return nil, fmt.Errorf("invalid prefix_pattern %q: %s in %q", n.PrefixPattern, se.Code, se.Expr)
-			}
-			return nil, fmt.Errorf("invalid prefix_pattern %q: %q", n.PrefixPattern, err.Error())
-		}
-		named := 0
-		for _, name := range re.SubexpNames() {
-			if name == "" {
-				continue
-			}
-			if reservedTag(name) {
-				return nil, fmt.Errorf("invalid prefix_pattern: group name %q is a tag of the plugin; rename the group", name)
-			}
-			named++
-		}
-		if named == 0 {
-			return nil, errors.New("invalid prefix_pattern: it has no named group; each named group (?P<name>...) becomes a tag")
-		}
-		b.prefixRE = re
-		b.prefixNames = re.SubexpNames()
-	}
-	if b.rankings, err = newRankings(kinds.top, n.Top, b); err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-func (n *NFLOG) openSocket() (*nflog.Reader, error) {
-	cfg := n.cfg
-	if n.netnsPath != "" {
-		f, err := os.Open(n.netnsPath)
-		if err != nil {
-			// Without the *PathError, which holds the path raw.
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return nil, fmt.Errorf("opening network namespace %q of netns = %q: %w (create it with \"ip netns add\" or fix the path)",
-				n.netnsPath, n.Netns, err)
-		}
-		n.netnsFD = f
-		cfg.NetNS = int(f.Fd())
-	}
-	r, err := nflog.OpenGroups(n.Groups, &cfg)
-	if err != nil {
-		if n.netnsFD != nil {
-			n.netnsFD.Close()
-			n.netnsFD = nil
-		}
-		return nil, err
-	}
-	return r, nil
-}
-
-func (n *NFLOG) openFile() (*nflog.Reader, error) {
-	if n.replay == "-" {
-		// A file of its own for standard input, which the reader closes on
-		// Stop: that interrupts a read waiting on an idle pipe, where a read
-		// of os.Stdin could not be interrupted and Stop would hang.
-		return nflog.OpenFile("/dev/stdin", nil)
-	}
-	return nflog.OpenFile(n.replay, nil)
 }
 
 // startError wraps an error of Start. In Telegraf's tree, errors that may
@@ -416,8 +177,10 @@ func (n *NFLOG) Start(acc telegraf.Accumulator) error {
 	}
 	n.reader = r
 	n.acc = acc
-	b, borrows := acc.(metricBorrower)
-	n.build.borrow = borrows && b.BorrowsMetrics()
+	if n.build.packets != nil {
+		b, borrows := acc.(metricBorrower)
+		n.build.packets.borrow = borrows && b.BorrowsMetrics()
+	}
 	n.growths = 0 // a new reader counts from zero
 	n.stopping.Store(false)
 	n.readErr.Store(nil)
@@ -455,56 +218,11 @@ func (n *NFLOG) Start(acc telegraf.Accumulator) error {
 	return nil
 }
 
-// read is the reading goroutine: it hands every packet to the builder until
-// the reader is closed, the file ends or a final error happens.
-//
-// The accumulator may block: in Telegraf when the outputs fall behind and
-// the metric buffer is full, under execd when the pipe to Telegraf is full.
-// Reading then pauses and the kernel drops what does not fit in the socket
-// buffer; the drops are counted (overruns, packets_lost), which is the best
-// a logger can do, as the kernel never waits for its reader.
-func (n *NFLOG) read(ctx context.Context, r *nflog.Reader, acc telegraf.Accumulator) {
-	handle := func(p *nflog.Packet) error {
-		if n.stopping.Load() {
-			return errStopping
-		}
-		if n.trace {
-			n.Log.Tracef("Packet: group %d, family %s, hook %d, prefix %q, %d bytes of payload",
-				p.Group, p.Family, p.Hook, p.Prefix, len(p.Payload))
-		}
-		n.build.add(acc, p)
-		return nil
-	}
-	for {
-		err := r.Loop(ctx, -1, handle)
-		switch {
-		case err == nil:
-			continue
-		case n.stopping.Load(), errors.Is(err, errStopping), errors.Is(err, nflog.ErrClosed), ctx.Err() != nil:
-			return
-		case errors.Is(err, io.EOF):
-			n.Log.Infof("End of capture file %q", n.replay)
-			return
-		case nflog.IsTemporary(err):
-			var de *nflog.DecodeError
-			if n.trace && errors.As(err, &de) {
-				n.Log.Tracef("Undecodable message: %s", hex.EncodeToString(de.Raw))
-			}
-			n.errs.add(acc, fmt.Errorf("reading NFLOG messages: %w", err))
-		default:
-			err = fmt.Errorf("reading NFLOG messages stopped: %w", err)
-			n.readErr.Store(&err)
-			acc.AddError(err)
-			return
-		}
-	}
-}
-
 func (n *NFLOG) Gather(acc telegraf.Accumulator) error {
 	n.errs.flush(acc)
 	now := time.Now()
-	if n.build != nil && n.build.series != nil {
-		n.build.series.emit(acc, now)
+	if n.build != nil && n.build.counters != nil {
+		n.build.counters.emit(acc, now)
 	}
 	if n.build != nil && n.build.rankings != nil {
 		n.build.rankings.emit(acc, now)
@@ -515,53 +233,6 @@ func (n *NFLOG) Gather(acc telegraf.Accumulator) error {
 		st.emit(acc, n.statsTags, now)
 	}
 	return n.Err()
-}
-
-// logGrowth says once per interval in which it happened that overruns made
-// the receive buffer grow, and warns when it reached max_read_buffer_size,
-// after which overruns can only be counted.
-func (n *NFLOG) logGrowth(st readerStats) {
-	if uint64(st.growths) <= n.growths {
-		return
-	}
-	n.growths = uint64(st.growths)
-	size := st.readBufferBytes
-	if max := int64(n.MaxReadBufferSize); size >= max {
-		n.Log.Warnf("Overruns grew the receive buffer to %d bytes, its maximum (max_read_buffer_size): "+
-			"further overruns drop messages; raise max_read_buffer_size or queue_threshold", size)
-		return
-	}
-	n.Log.Infof("Overruns grew the receive buffer to %d bytes (up to max_read_buffer_size = %d)", size, int64(n.MaxReadBufferSize))
-}
-
-// updateStats copies the reader's counters to selfstat and returns them
-// for nflog_stats.
-func (n *NFLOG) updateStats() readerStats {
-	st := n.reader.Stats()
-	var overflows int64
-	if n.build.series != nil {
-		overflows = n.build.series.overflows()
-	}
-	s := readerStats{
-		received:         int64(st.Received),
-		overruns:         int64(st.Overruns),
-		lost:             int64(st.Lost),
-		decodeErrors:     int64(st.DecodeErrors),
-		growths:          int64(st.BufferGrowths),
-		counterOverflows: overflows,
-		notEmitted:       n.build.limit.notEmitted(),
-	}
-	if size, err := n.reader.ReadBufferSize(); err == nil && n.replay == "" {
-		s.readBufferBytes, s.hasReadBuffer = int64(size), true
-	}
-	n.stats.received.Set(s.received)
-	n.stats.overruns.Set(s.overruns)
-	n.stats.lost.Set(s.lost)
-	n.stats.decodeErrors.Set(s.decodeErrors)
-	n.stats.growths.Set(s.growths)
-	n.stats.counterOverflows.Set(s.counterOverflows)
-	n.stats.notEmitted.Set(s.notEmitted)
-	return s
 }
 
 // stopBudget bounds Stop: Telegraf and execd expect a prompt return.
@@ -601,42 +272,12 @@ func (n *NFLOG) Stop() {
 	}
 }
 
-// drain hands out the packets the closed reader still holds, until deadline.
-func (n *NFLOG) drain(deadline time.Time) {
-	if n.acc == nil || n.build == nil {
-		return
-	}
-	for time.Now().Before(deadline) {
-		p, err := n.reader.TryNext()
-		switch {
-		case err == nil:
-			n.build.add(n.acc, &p)
-		case nflog.IsTemporary(err) && !errors.Is(err, nflog.ErrWouldBlock):
-			continue
-		default:
-			return
-		}
-	}
-	if left := n.reader.Queued(); left > 0 {
-		n.Log.Warnf("Stopping: %d received packets were not handed out within %v", left, stopBudget)
-	}
-}
-
 func joinInts(v []int) string {
 	s := make([]string, 0, len(v))
 	for _, i := range v {
 		s = append(s, strconv.Itoa(i))
 	}
 	return strings.Join(s, ",")
-}
-
-func quotedList[T any](m map[string]T) string {
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, strconv.Quote(name))
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
 }
 
 func init() {

@@ -196,9 +196,14 @@ func topPoint(tags map[string]string, packets, bytes, overcount, rank int64) tel
 	}, time.Unix(0, 0), telegraf.Gauge)
 }
 
-// rankingPackets are a few sources, networks and ports, with known counts:
-// 17 packets, 1022 bytes.
+// rankingPackets is a capture of rankingMessages.
 func rankingPackets(t *testing.T) []byte {
+	return capture(t, rankingMessages()...)
+}
+
+// rankingMessages are a few sources, networks and ports, with known
+// counts: 17 packets, 1022 bytes.
+func rankingMessages() []message {
 	in := func(prefix string, l3 []byte) message {
 		attrs := []attr{hdrAttr(0x0800, nflog.HookInput), tsAttr(t0), u32Attr(nflog.AttrInDev, 1), payloadAttr(l3)}
 		if l3[0]>>4 == 6 {
@@ -227,7 +232,7 @@ func rankingPackets(t *testing.T) []byte {
 	// An ARP request: addresses that are not IP hosts.
 	arp := []byte{0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 192, 0, 2, 2}
 	add(2, msg(nflog.FamilyARP, 5, recorded, hdrAttr(0x0806, 1), payloadAttr(arp)))
-	return capture(t, msgs...)
+	return msgs
 }
 
 // With no more distinct keys than a summary holds, every count is exact

@@ -55,12 +55,10 @@ const (
 // A packet's key in a ranking is a fixed-size comparable value, so that it
 // is made and looked up without allocating: valueKey for keys of values
 // only and tagKey for keys with tags. valueKey holds no pointer and no
-// padding (40 bytes): it is hashed and compared as plain memory, and
-// copied without write barriers, which made two rankings on a flood of one
-// key cost less than half as much as with netip.Addr fields
-// (BenchmarkAddRankings, same_key). Only the parts of the ranking's key
-// are set; the rest stay zero, as do parts the packet lacks, with their
-// has bit clear.
+// padding (40 bytes): it is hashed and compared as plain memory and copied
+// without write barriers (netip.Addr holds a pointer). Only the parts of
+// the ranking's key are set; the rest stay zero, as do parts the packet
+// lacks, with their has bit clear.
 type valueKey struct {
 	src, dst     addr128 // masked for src_net and dst_net
 	sport, dport uint16

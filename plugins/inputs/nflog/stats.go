@@ -6,7 +6,28 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/selfstat"
 )
+
+const measurementStats = "nflog_stats"
+
+// pluginStats are the selfstat counters, mirrored from the reader's Stats,
+// the counter set and the rate limit.
+type pluginStats struct {
+	received, overruns, lost, decodeErrors, growths, counterOverflows, notEmitted selfstat.Stat
+}
+
+func newPluginStats(c *selfstat.Collector, tags map[string]string) pluginStats {
+	return pluginStats{
+		received:         c.Register("nflog", "packets_received", tags),
+		overruns:         c.Register("nflog", "overruns", tags),
+		lost:             c.Register("nflog", "packets_lost", tags),
+		decodeErrors:     c.Register("nflog", "decode_errors", tags),
+		growths:          c.Register("nflog", "buffer_growths", tags),
+		counterOverflows: c.Register("nflog", "counter_overflows", tags),
+		notEmitted:       c.Register("nflog", "packet_metrics_not_emitted", tags),
+	}
+}
 
 // readerStats are the plugin's statistics at one Gather: the reader's
 // counters, the counter set's overflows and the rate limit's packet metrics
@@ -37,4 +58,51 @@ func (s *readerStats) emit(acc telegraf.Accumulator, tags map[string]string, now
 	if s.hasReadBuffer {
 		acc.AddGauge(measurementStats, map[string]any{"read_buffer_bytes": s.readBufferBytes}, tags, now)
 	}
+}
+
+// logGrowth says once per interval in which it happened that overruns made
+// the receive buffer grow, and warns when it reached max_read_buffer_size,
+// after which overruns can only be counted.
+func (n *NFLOG) logGrowth(st readerStats) {
+	if uint64(st.growths) <= n.growths {
+		return
+	}
+	n.growths = uint64(st.growths)
+	size := st.readBufferBytes
+	if max := int64(n.MaxReadBufferSize); size >= max {
+		n.Log.Warnf("Overruns grew the receive buffer to %d bytes, its maximum (max_read_buffer_size): "+
+			"further overruns drop messages; raise max_read_buffer_size or queue_threshold", size)
+		return
+	}
+	n.Log.Infof("Overruns grew the receive buffer to %d bytes (up to max_read_buffer_size = %d)", size, int64(n.MaxReadBufferSize))
+}
+
+// updateStats copies the reader's counters to selfstat and returns them
+// for nflog_stats.
+func (n *NFLOG) updateStats() readerStats {
+	st := n.reader.Stats()
+	var overflows int64
+	if n.build.counters != nil {
+		overflows = n.build.counters.overflows()
+	}
+	s := readerStats{
+		received:         int64(st.Received),
+		overruns:         int64(st.Overruns),
+		lost:             int64(st.Lost),
+		decodeErrors:     int64(st.DecodeErrors),
+		growths:          int64(st.BufferGrowths),
+		counterOverflows: overflows,
+		notEmitted:       n.build.limit.notEmitted(),
+	}
+	if size, err := n.reader.ReadBufferSize(); err == nil && n.replay == "" {
+		s.readBufferBytes, s.hasReadBuffer = int64(size), true
+	}
+	n.stats.received.Set(s.received)
+	n.stats.overruns.Set(s.overruns)
+	n.stats.lost.Set(s.lost)
+	n.stats.decodeErrors.Set(s.decodeErrors)
+	n.stats.growths.Set(s.growths)
+	n.stats.counterOverflows.Set(s.counterOverflows)
+	n.stats.notEmitted.Set(s.notEmitted)
+	return s
 }

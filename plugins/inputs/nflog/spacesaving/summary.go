@@ -13,7 +13,7 @@ type Summary[K comparable] struct {
 	// counters holds the monitored keys; a counter's position never changes
 	// while its key is monitored, so index is written only on replacement.
 	counters []counter[K]
-	// heap is a binary min-heap of the counters by count: heap[0] is the
+	// heap is a 4-ary min-heap of the counters by count: heap[0] is the
 	// counter a new key replaces.
 	heap []heapNode
 

@@ -36,14 +36,17 @@ func (s *Summary[K]) Top(k int, dst []Entry[K]) []Entry[K] {
 	start := len(dst)
 	dst = slices.Grow(dst, k)
 	// Keep the best k seen so far in dst[start:] as a heap whose root is the
-	// worst of them, then sort them.
+	// worst of them, then sort them. Start from the end of the summary's
+	// heap, the leaves, where the large counts are, so that few of the rest
+	// get past the root.
 	best := dst[start : start+k]
-	for i := range k {
-		best[i] = s.entry(s.heap[i])
+	rest := len(s.heap) - k
+	for i, n := range s.heap[rest:] {
+		best[i] = s.entry(n)
 	}
 	worseFirst := func(a, b Entry[K]) int { return -rankOrder(a, b) }
 	heapify(best, worseFirst)
-	for _, n := range s.heap[k:] {
+	for _, n := range s.heap[:rest] {
 		if n.count < best[0].Count {
 			continue
 		}
