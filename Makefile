@@ -11,12 +11,20 @@ PKGS      := ./...
 APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb prometheus
 TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd prometheus promtool
 
-.PHONY: all build test unit deps lint fuzz fuzz-smoke soak bench flood microbench demo clean
+.PHONY: all build test unit deps lint fuzz fuzz-smoke soak bench flood microbench demo clean telegraf telegraf-stock
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/telegraf-nflog
+
+## telegraf: Telegraf v1.37.2 with inputs.nflog compiled in -> bin/telegraf (scripts/build-telegraf.sh).
+telegraf:
+	bash scripts/build-telegraf.sh
+
+## telegraf-stock: stock Telegraf v1.37.2 with the plugins the execd path needs -> bin/telegraf-stock.
+telegraf-stock:
+	bash scripts/build-telegraf.sh --stock
 
 ## deps: install the tools the kernel tests need when any is missing (Debian).
 deps:
@@ -73,7 +81,7 @@ microbench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 clean:
-	rm -rf bin
+	rm -rf bin build
 
 ## demo: namespace + NFLOG rule + traffic -> metrics on stdout (root); replays a capture otherwise.
 demo:
