@@ -10,8 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,13 +33,6 @@ import (
 )
 
 const (
-	// The stock Telegraf the test builds, and the plugins it needs. The
-	// version is pinned here (not in go.mod, see TELEGRAF.md §14).
-	telegrafVersion = "1.37.2"
-	telegrafModule  = "github.com/influxdata/telegraf"
-	telegrafTags    = "custom,inputs.execd,inputs.internal,outputs.influxdb," +
-		"outputs.prometheus_client,outputs.file,parsers.influx,serializers.influx"
-
 	nflogGroup  = 7
 	nflogPrefix = "e2e:test"
 	ruleComment = "nflog-e2e"
@@ -52,52 +43,37 @@ const (
 	capNetAdmin = 12 // linux/capability.h
 
 	// Bounds of every wait.
-	buildTimeout  = 15 * time.Minute
+	buildTimeout  = 20 * time.Minute
 	startTimeout  = 30 * time.Second
 	resultTimeout = 30 * time.Second
 	settleTime    = 3 * time.Second // three flush intervals
 	stopTimeout   = 10 * time.Second
 )
 
-// TestE2EStockTelegraf runs, inside a fresh network namespace, a stock
-// Telegraf as user nobody with [[inputs.execd]] running our binary (file
-// capability cap_net_admin, nothing else), outputs.influxdb writing to a real
-// influxd and outputs.prometheus_client. It sends nPackets UDP datagrams that
-// an NFLOG rule logs, and checks that InfluxDB holds exactly one point per
-// packet with the right tags and fields, and that the Prometheus counter
-// reads nPackets.
+// TestE2EStockTelegraf runs, inside a fresh network namespace, the stock
+// Telegraf of make telegraf-stock as user nobody with no capabilities, with
+// [[inputs.execd]] running our binary installed as the README says (file
+// capability cap_net_admin, nothing else), outputs.influxdb writing to a
+// real influxd and outputs.prometheus_client. It sends nPackets UDP
+// datagrams that an NFLOG rule logs, and checks that InfluxDB holds exactly
+// one point per packet with the right tags and fields, and that the
+// Prometheus counter reads nPackets.
 func TestE2EStockTelegraf(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test: builds Telegraf and runs InfluxDB; skipped with -short")
-	}
-	testutil.RequireRoot(t)
-	testutil.RequireTools(t, "go", "ip", "iptables", "setpriv", "setcap", "cat")
-	requireInfluxd(t)
-	nobody := lookupNobody(t)
+	s := newStack(t, nflogGroup, nflogPrefix)
+	readmeStock := runReadmeStock(t, s)
+	telegraf, plugin := readmeStock.telegraf, readmeStock.plugin
 
-	dir := worldReadableDir(t)
-	telegraf := buildTelegraf(t, dir)
-	plugin := buildPlugin(t, dir)
-
-	ns := testutil.NewNetNS(t)
-	ns.Iptables(t, "-A", "OUTPUT", "-p", "udp", "--dport", "9",
-		"-m", "comment", "--comment", ruleComment,
-		"-j", "NFLOG", "--nflog-group", strconv.Itoa(nflogGroup),
-		"--nflog-prefix", nflogPrefix)
-	client := nsHTTPClient(ns)
-	ports := freePorts(t, ns, 3)
-	influxURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	promURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
-
-	startInfluxd(t, ns, dir, client, influxURL, ports[0], ports[1])
+	s.addRule(t, "-A", "OUTPUT", "-p", "udp", "--dport", "9",
+		"-j", "NFLOG", "--nflog-group", strconv.Itoa(nflogGroup), "--nflog-prefix", nflogPrefix)
 
 	// The kernel sends the packets in batches of queue_threshold, or after
 	// flush_timeout: the nPackets (< 64) sent in a burst arrive in one or
 	// two batches. Locally sent packets carry no kernel timestamp, so all
 	// packets of a batch get the batch's receive time: the case in which
 	// InfluxDB would keep one point for several packets unless the plugin
-	// makes their times unique.
-	pluginConf := writeFile(t, dir, "plugin.conf", fmt.Sprintf(`# nflog plugin for the end-to-end test
+	// makes their times unique. The README's "edit groups" step: the test
+	// writes its own plugin.conf over the installed sample.conf.
+	pluginConf := writeFile(t, filepath.Dir(readmeStock.pluginConf), filepath.Base(readmeStock.pluginConf), fmt.Sprintf(`# nflog plugin for the end-to-end test
 [[inputs.nflog]]
   groups = [%d]
   metrics = "both"
@@ -106,11 +82,7 @@ func TestE2EStockTelegraf(t *testing.T) {
   flush_timeout = "100ms"
   queue_threshold = 64
 `, nflogGroup))
-	metricsOut := writeFile(t, dir, "metrics.out", "")
-	if err := os.Chown(metricsOut, nobody.uid, nobody.gid); err != nil {
-		t.Fatal(err)
-	}
-	telegrafConf := writeFile(t, dir, "telegraf.conf", fmt.Sprintf(`[agent]
+	telegrafConf := writeFile(t, s.dir, "telegraf.conf", fmt.Sprintf(`[agent]
   interval = "1s"
   flush_interval = "1s"
   flush_jitter = "0s"
@@ -123,132 +95,31 @@ func TestE2EStockTelegraf(t *testing.T) {
   signal = "none"
   restart_delay = "1s"
   data_format = "influx"
+`, plugin, pluginConf)+s.outputs())
 
-[[outputs.influxdb]]
-  urls = [%q]
-  database = "nflog"
-  timeout = "5s"
-
-[[outputs.prometheus_client]]
-  listen = "127.0.0.1:%d"
-  metric_version = 2
-  expiration_interval = "0s"
-  collectors_exclude = ["gocollector", "process"]
-  ## The per-packet stream is useless to Prometheus (last value wins).
-  namepass = ["nflog_counters", "nflog_stats"]
-  ## Line protocol carries no metric type: declare the counters and gauges.
-  [outputs.prometheus_client.metric_types]
-    counter = ["nflog_counters_*_total", "nflog_stats_*_total"]
-    gauge = ["nflog_stats_read_buffer_bytes", "nflog_top_*"]
-
-[[outputs.file]]
-  files = [%q]
-  data_format = "influx"
-`, plugin, pluginConf, influxURL, ports[2], metricsOut))
-
-	tg := startTelegraf(t, ns, dir, telegraf, telegrafConf, nobody, metricsOut)
-
-	// The plugin is running once the kernel lists the group as bound.
-	waitFor(t, startTimeout, "NFLOG group bound in the namespace (plugin started)", func() (bool, string) {
-		if tg.exited() {
-			return false, "Telegraf exited"
-		}
-		out, err := ns.RunErr("cat", "/proc/net/netfilter/nfnetlink_log")
-		if err != nil {
-			return false, err.Error()
-		}
-		return groupBound(out, nflogGroup), out
-	})
+	tg := startTelegraf(t, s.ns, s.dir, telegraf, telegrafConf, s.nobody, s.metricsOut)
+	s.waitBound(t, tg)
 
 	// Privileges: Telegraf runs as nobody without capabilities, our binary
 	// as nobody with exactly cap_net_admin (from the file capability).
-	tgStatus := procStatus(t, tg.cmd.Process.Pid)
-	requireCreds(t, "telegraf", tgStatus, nobody, 0)
+	requireCreds(t, "telegraf", procStatus(t, tg.cmd.Process.Pid), s.nobody, capSets{})
 	child := findChild(t, tg.cmd.Process.Pid, "telegraf-nflog")
-	requireCreds(t, "telegraf-nflog", procStatus(t, child), nobody, 1<<capNetAdmin)
+	requireCreds(t, "telegraf-nflog", procStatus(t, child), s.nobody, capSets{eff: 1 << capNetAdmin})
 
-	// Traffic.
 	sendStart := time.Now()
-	testutil.SendUDP(t, ns, "127.0.0.1:9", bytes.Repeat([]byte{'x'}, payloadLen), nPackets)
+	testutil.SendUDP(t, s.ns, "127.0.0.1:9", bytes.Repeat([]byte{'x'}, payloadLen), nPackets)
 	sendEnd := time.Now()
-	if pk, _ := testutil.IptablesCounter(t, ns, "iptables", "filter", "OUTPUT", ruleComment); pk != nPackets {
-		t.Fatalf("the NFLOG rule matched %d packets, want %d", pk, nPackets)
-	}
-
-	// InfluxDB: exactly one point per packet, and it stays that way.
-	var points []influxPoint
-	waitFor(t, resultTimeout, fmt.Sprintf("%d points of nflog in InfluxDB", nPackets), func() (bool, string) {
-		var err error
-		points, err = queryInflux(client, influxURL, "SELECT * FROM nflog")
-		if err != nil {
-			return false, err.Error()
-		}
-		return len(points) >= nPackets, fmt.Sprintf("%d points", len(points))
-	})
-	time.Sleep(settleTime)
-	points, err := queryInflux(client, influxURL, "SELECT * FROM nflog")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(points) != nPackets {
-		t.Fatalf("InfluxDB holds %d points of nflog, want exactly %d (one per packet)", len(points), nPackets)
-	}
-	checkPoints(t, points, sendStart, sendEnd)
-	us := distinct(points, "timestamp_us")
-	t.Logf("InfluxDB holds %d points of nflog with %d distinct timestamp_us, e.g. %v", len(points), us, points[0])
-	if us == nPackets {
-		t.Errorf("every packet has its own timestamp_us, so the test did not prove that packets " +
-			"sharing a microsecond are all kept; expected the kernel to batch them (see plugin.conf)")
-	}
-
-	// Prometheus: the packet counter reads nPackets.
-	var prom *promText
-	want := promLabels{"outdev": "lo", "prefix": nflogPrefix, "proto": "ipv4", "uid": "0"}
-	waitFor(t, resultTimeout, fmt.Sprintf("nflog_counters_packets_total = %d on %s", nPackets, promURL), func() (bool, string) {
-		var err error
-		prom, err = scrape(client, promURL)
-		if err != nil {
-			return false, err.Error()
-		}
-		v, ok := prom.value("nflog_counters_packets_total", want)
-		return ok && v == nPackets, prom.grep("nflog_")
-	})
-	checkProm(t, prom, want)
-	t.Logf("Prometheus endpoint:\n%s", prom.grep("nflog_"))
+	s.checkResults(t, want{db: "nflog"}, sendStart, sendEnd)
 
 	// A clean stop: SIGTERM makes Telegraf close the child's stdin, on
 	// which our binary must exit at once (execd would send SIGTERM after 5 s).
-	took := tg.stop(t)
-	t.Logf("Telegraf stopped %v after SIGTERM", took.Round(time.Millisecond))
-	if took > 5*time.Second {
-		t.Errorf("Telegraf needed %v to stop: the binary did not exit on stdin EOF", took)
-	}
-	if code := tg.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("Telegraf exited with status %d, want 0", code)
-	}
+	stopTelegraf(t, tg, "[inputs.execd]")
 	if processAlive(child) {
 		t.Errorf("telegraf-nflog (pid %d) still runs after Telegraf stopped", child)
 	}
-	// No error at all, and no warning from our binary (execd logs its
-	// stderr lines under [inputs.execd]). Telegraf's own deprecation
-	// warnings are not ours to fix, nor is one shutdown race of Telegraf
-	// 1.37.2: internal/process cmdWait calls Cmd.Wait while its stdout and
-	// stderr readers still read, and Wait closes those pipes, so a child
-	// that exits promptly on stdin EOF can make execd log "read |0: file
-	// already closed" once Telegraf is stopping.
-	for _, line := range strings.Split(readFile(t, tg.stderr), "\n") {
-		if strings.Contains(line, "[inputs.execd]") && strings.HasSuffix(line, ": file already closed") {
-			t.Logf("Telegraf's execd shutdown race (tolerated): %s", line)
-			continue
-		}
-		if strings.Contains(line, " E! ") ||
-			(strings.Contains(line, " W! ") && strings.Contains(line, "[inputs.execd]")) {
-			t.Errorf("Telegraf logged: %s", line)
-		}
-	}
 }
 
-// ---- Prerequisites and building -------------------------------------------
+// ---- Prerequisites ---------------------------------------------------------
 
 func requireInfluxd(t *testing.T) {
 	t.Helper()
@@ -303,100 +174,6 @@ func worldReadableDir(t *testing.T) string {
 		}
 	}
 	return dir
-}
-
-// buildTelegraf builds (or takes from the cache) the stock Telegraf with
-// the plugins the test needs and copies it into dir.
-func buildTelegraf(t *testing.T, dir string) string {
-	t.Helper()
-	ldflags := "-X " + telegrafModule + "/internal.Version=" + telegrafVersion
-	sum := sha256.Sum256([]byte(telegrafTags + "\x00" + ldflags))
-	cacheDir := filepath.Join(cacheRoot(t), "telegraf-nflog-e2e")
-	cached := filepath.Join(cacheDir, "telegraf-"+telegrafVersion+"-"+hex.EncodeToString(sum[:6]))
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	// One build at a time, should two test runs share the cache.
-	lock, err := os.OpenFile(filepath.Join(cacheDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing unlocks too
-
-	if err := checkTelegraf(cached); err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			t.Logf("cached Telegraf unusable, rebuilding: %v", err)
-		}
-		gobin, err := os.MkdirTemp(cacheDir, "build-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(gobin)
-		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-		defer cancel()
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, "go", "install", "-tags", telegrafTags, "-ldflags", ldflags,
-			telegrafModule+"/cmd/telegraf@v"+telegrafVersion)
-		cmd.Dir = gobin // outside this module: the version comes from the @ suffix only
-		cmd.Env = append(os.Environ(), "GOBIN="+gobin, "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("building Telegraf v%s: %v\n%s", telegrafVersion, err, out)
-		}
-		t.Logf("built Telegraf v%s in %v (cached as %s)", telegrafVersion, time.Since(start).Round(time.Second), cached)
-		if err := os.Rename(filepath.Join(gobin, "telegraf"), cached); err != nil {
-			t.Fatal(err)
-		}
-		if err := checkTelegraf(cached); err != nil {
-			t.Fatalf("freshly built Telegraf: %v", err)
-		}
-	}
-
-	dst := filepath.Join(dir, "telegraf")
-	copyFile(t, cached, dst, 0o755)
-	return dst
-}
-
-func cacheRoot(t *testing.T) string {
-	if d, err := os.UserCacheDir(); err == nil {
-		return d
-	}
-	out, err := exec.Command("go", "env", "GOCACHE").Output()
-	if s := strings.TrimSpace(string(out)); err == nil && s != "" && s != "off" {
-		return filepath.Dir(s)
-	}
-	t.Logf("no cache directory: Telegraf is built in %s", os.TempDir())
-	return os.TempDir()
-}
-
-// checkTelegraf makes sure bin is the Telegraf we want: right version and
-// every plugin the configuration uses.
-func checkTelegraf(bin string) error {
-	if _, err := os.Stat(bin); err != nil {
-		return err
-	}
-	out, err := exec.Command(bin, "--version").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s --version: %v\n%s", bin, err, out)
-	}
-	if got := strings.TrimSpace(string(out)); got != "Telegraf "+telegrafVersion {
-		return fmt.Errorf("%s --version says %q, want %q", bin, got, "Telegraf "+telegrafVersion)
-	}
-	out, err = exec.Command(bin, "plugins").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s plugins: %v\n%s", bin, err, out)
-	}
-	have := strings.Fields(string(out))
-	for _, p := range []string{"inputs.execd", "outputs.influxdb", "outputs.prometheus_client", "outputs.file"} {
-		if !slices.Contains(have, p) {
-			return fmt.Errorf("%s lacks plugin %s; it has %v", bin, p, have)
-		}
-	}
-	return nil
 }
 
 // buildPlugin builds our execd binary into dir and gives it cap_net_admin.
@@ -560,12 +337,21 @@ bind-address = "127.0.0.1:%d"
 	return p
 }
 
+// startTelegraf starts Telegraf in ns as user as with no capabilities.
 func startTelegraf(t *testing.T, ns *testutil.NetNS, dir, bin, conf string, as account, metricsOut string) *proc {
 	t.Helper()
-	p := startProc(t, dir, "telegraf", "ip", "netns", "exec", ns.Name(),
-		"setpriv", "--reuid="+strconv.Itoa(as.uid), "--regid="+strconv.Itoa(as.gid),
+	return startTelegrafPriv(t, ns, dir, []string{
+		"--reuid=" + strconv.Itoa(as.uid), "--regid=" + strconv.Itoa(as.gid),
 		"--clear-groups", "--inh-caps=-all",
-		bin, "--config", conf)
+	}, bin, conf, metricsOut)
+}
+
+// startTelegrafPriv starts Telegraf in ns under setpriv with the options
+// setpriv.
+func startTelegrafPriv(t *testing.T, ns *testutil.NetNS, dir string, setpriv []string, bin, conf, metricsOut string) *proc {
+	t.Helper()
+	args := append([]string{"ip", "netns", "exec", ns.Name(), "setpriv"}, setpriv...)
+	p := startProc(t, dir, "telegraf", append(args, bin, "--config", conf)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(metricsOut)
@@ -651,10 +437,15 @@ func procStatus(t *testing.T, pid int) status {
 	return st
 }
 
+// capSets are the capability sets a process should have: eff is both
+// the effective and the permitted set; bnd, when not zero, the bounding set.
+type capSets struct {
+	eff, inh, amb, bnd uint64
+}
+
 // requireCreds checks that the process runs with all its UIDs and GIDs
-// those of as, no supplementary groups, and exactly the effective and
-// permitted capabilities caps, with none inheritable or ambient.
-func requireCreds(t *testing.T, what string, st status, as account, caps uint64) {
+// those of as, no supplementary groups, and exactly the capabilities caps.
+func requireCreds(t *testing.T, what string, st status, as account, caps capSets) {
 	t.Helper()
 	for _, k := range []string{"Uid", "Gid"} {
 		want := as.uid
@@ -671,13 +462,17 @@ func requireCreds(t *testing.T, what string, st status, as account, caps uint64)
 	if st["Groups"] != "" {
 		t.Errorf("%s has supplementary groups %q", what, st["Groups"])
 	}
-	for k, want := range map[string]uint64{"CapEff": caps, "CapPrm": caps, "CapInh": 0, "CapAmb": 0} {
+	sets := map[string]uint64{"CapEff": caps.eff, "CapPrm": caps.eff, "CapInh": caps.inh, "CapAmb": caps.amb}
+	if caps.bnd != 0 {
+		sets["CapBnd"] = caps.bnd
+	}
+	for k, want := range sets {
 		got, err := strconv.ParseUint(st[k], 16, 64)
 		if err != nil || got != want {
 			t.Errorf("%s (pid %s) has %s %s, want %016x", what, st["Pid"], k, st[k], want)
 		}
 	}
-	t.Logf("%s: pid %s Uid %q CapEff %s", what, st["Pid"], st["Uid"], st["CapEff"])
+	t.Logf("%s: pid %s Uid %q CapEff %s CapAmb %s CapBnd %s", what, st["Pid"], st["Uid"], st["CapEff"], st["CapAmb"], st["CapBnd"])
 }
 
 // findChild returns the pid of the child of parent whose command name is
@@ -731,11 +526,11 @@ func processAlive(pid int) bool {
 
 type influxPoint map[string]any // column -> value (json.Number for numbers)
 
-// queryInflux runs q against database nflog and returns the rows, times in
+// queryInfluxDB runs q against database db and returns the rows, times in
 // nanoseconds. A database or measurement that does not exist yet gives no
 // rows.
-func queryInflux(client *http.Client, base, q string) ([]influxPoint, error) {
-	u := base + "/query?" + url.Values{"db": {"nflog"}, "epoch": {"ns"}, "q": {q}}.Encode()
+func queryInfluxDB(client *http.Client, base, db, q string) ([]influxPoint, error) {
+	u := base + "/query?" + url.Values{"db": {db}, "epoch": {"ns"}, "q": {q}}.Encode()
 	resp, err := client.Get(u)
 	if err != nil {
 		return nil, err
@@ -800,13 +595,19 @@ func (p influxPoint) int(t *testing.T, col string) int64 {
 	return v
 }
 
-// checkPoints checks every point's tags and fields, and that their times
-// are distinct (equal ones would have been merged by InfluxDB anyway) and
-// lie in the packet's microsecond.
-func checkPoints(t *testing.T, points []influxPoint, sendStart, sendEnd time.Time) {
+// checkPoints checks every point's tags (those of the packet, with prefix,
+// and extra) and fields, and that their times are distinct (equal ones
+// would have been merged by InfluxDB anyway) and lie in the packet's
+// microsecond.
+func checkPoints(t *testing.T, points []influxPoint, prefix string, extra map[string]string, sendStart, sendEnd time.Time) {
 	t.Helper()
 	wantCols := []string{"len", "mark", "outdev", "prefix", "proto", "time", "timestamp_us", "uid"}
-	wantTags := map[string]string{"prefix": nflogPrefix, "outdev": "lo", "proto": "ipv4", "uid": "0"}
+	wantTags := map[string]string{"prefix": prefix, "outdev": "lo", "proto": "ipv4", "uid": "0"}
+	for k, v := range extra {
+		wantCols = append(wantCols, k)
+		wantTags[k] = v
+	}
+	slices.Sort(wantCols)
 	times := map[int64]bool{}
 	lo, hi := sendStart.Add(-time.Second).UnixMicro(), sendEnd.Add(time.Second).UnixMicro()
 	for i, p := range points {
@@ -996,7 +797,9 @@ func (pt *promText) grep(prefix string) string {
 	return strings.Join(lines, "\n")
 }
 
-func checkProm(t *testing.T, pt *promText, want promLabels) {
+// checkProm checks the counters of the series want and the statistics of
+// the series stats.
+func checkProm(t *testing.T, pt *promText, want, stats promLabels) {
 	t.Helper()
 	for _, c := range []struct {
 		name  string
@@ -1015,7 +818,6 @@ func checkProm(t *testing.T, pt *promText, want promLabels) {
 			t.Errorf("# TYPE %s is %q, want counter", c.name, typ)
 		}
 	}
-	stats := promLabels{"group": strconv.Itoa(nflogGroup)}
 	for name, want := range map[string]float64{
 		"nflog_stats_packets_received_total": nPackets,
 		"nflog_stats_overruns_total":         0,
