@@ -241,10 +241,16 @@ EOF
 echo "      $n Go files, README.md, sample.conf -> plugins/inputs/nflog/; plugins/inputs/all/nflog.go"
 
 say "wiring the module: go.mod require + replace github.com/nflogr/telegraf-nflog => $repo"
-before=$(grep -m1 '^go ' "$tree/go.mod")
+# What go.mod was before this script first changed it: the release's, or
+# your checkout's as it is now.
+if [ -n "$tgdir" ]; then
+	cp "$tree/go.mod" "$repo/build/telegraf-go.mod.before"
+else
+	cp "$src/go.mod" "$repo/build/telegraf-go.mod.before"
+fi
+before=$(grep -m1 '^go ' "$repo/build/telegraf-go.mod.before")
 (cd "$tree" &&
 	go mod edit -require=github.com/nflogr/telegraf-nflog@v0.0.0 -replace="github.com/nflogr/telegraf-nflog=$repo")
-cp "$tree/go.mod" "$repo/build/telegraf-go.mod.before"
 # Resolving the packages of this build with -mod=mod writes the versions
 # they need into go.mod and go.sum (a go mod tidy would do the same, after
 # downloading every dependency of every Telegraf plugin: several hundred
@@ -252,7 +258,7 @@ cp "$tree/go.mod" "$repo/build/telegraf-go.mod.before"
 total=$(cd "$tree" && go list -mod=mod -deps -tags "$TAGS" ./cmd/telegraf | wc -l) ||
 	die "resolving Telegraf's dependencies failed (see above)"
 raised=$(diff "$repo/build/telegraf-go.mod.before" "$tree/go.mod" | grep -c '^>' || true)
-echo "      go.mod: $before -> $(grep -m1 '^go ' "$tree/go.mod"); $raised lines of go.mod changed (the replace, the require, versions raised to this module's)"
+echo "      go.mod: $before -> $(grep -m1 '^go ' "$tree/go.mod"); $raised lines changed (the require, the replace, versions raised to this module's)"
 
 if ! $do_build; then
 	echo "Done: $tree has inputs.nflog. Build it, e.g.: cd $tree && go build -tags $TAGS ./cmd/telegraf"
