@@ -54,8 +54,8 @@ custom build tags: $TAGS[,inputs.nflog].
                         plugins/inputs/nflog/*.go, README.md, sample.conf (added)
                         plugins/inputs/all/nflog.go (added)
                         go.mod, go.sum (require + replace, raised versions)
-  --no-build          with --telegraf-dir: change the tree only, build it
-                      yourself (e.g. make, or go build ./cmd/telegraf)
+  --no-build          with --telegraf-dir: change the tree only; the script
+                      prints the go build command to run
   --out FILE          the binary to write (default bin/telegraf, bin/telegraf-stock)
   --build-dir DIR     the writable copy of Telegraf's source (default build/telegraf-src)
   --tags LIST         extra build tags, comma-separated (e.g. inputs.cpu,outputs.kafka)
@@ -262,7 +262,7 @@ echo "      go.mod: $before -> $(grep -m1 '^go ' "$tree/go.mod"); $raised lines 
 
 if ! $do_build; then
 	echo "Done: $tree has inputs.nflog. Build it, e.g.: cd $tree && go build -tags $TAGS ./cmd/telegraf"
-	echo "(or make, or go build ./cmd/telegraf for a Telegraf with every plugin)"
+	echo "(go.mod and go.sum are complete for these tags; for more, rerun this script with --tags)"
 	exit 0
 fi
 
