@@ -6,10 +6,11 @@ FUZZTIME  ?= 60s
 SMOKEFUZZ ?= 5s
 BIN       := bin/telegraf-nflog
 PKGS      := ./...
-# Debian packages the kernel tests, the end-to-end test (influxdb, prometheus),
-# the rules tests (prometheus: promtool) and the demo use.
-APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb prometheus
-TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd prometheus promtool
+# Debian packages the kernel tests, the end-to-end tests (influxdb, prometheus;
+# make, curl and git for the README's install commands they run), the rules
+# tests (prometheus: promtool) and the demo use.
+APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb prometheus make curl git
+TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd prometheus promtool make curl git
 
 .PHONY: all build test unit deps lint fuzz fuzz-smoke soak bench flood microbench demo clean telegraf telegraf-stock
 
