@@ -42,12 +42,12 @@ var sampleConfig string
 type NFLOG struct {
 	Groups            []int           `toml:"groups"`
 	CopyMode          string          `toml:"copy_mode"`
-	CopyRange         config.Size     `toml:"copy_range"`
+	CopyRange         Size            `toml:"copy_range"`
 	FlushTimeout      config.Duration `toml:"flush_timeout"`
 	QueueThreshold    int64           `toml:"queue_threshold"`
-	ReadBufferSize    config.Size     `toml:"read_buffer_size"`
-	MaxReadBufferSize config.Size     `toml:"max_read_buffer_size"`
-	NetlinkBufferSize config.Size     `toml:"netlink_buffer_size"`
+	ReadBufferSize    Size            `toml:"read_buffer_size"`
+	MaxReadBufferSize Size            `toml:"max_read_buffer_size"`
+	NetlinkBufferSize Size            `toml:"netlink_buffer_size"`
 	OnOverrun         string          `toml:"on_overrun"`
 	Sequence          string          `toml:"sequence"`
 	Netns             string          `toml:"netns"`

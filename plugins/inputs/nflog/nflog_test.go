@@ -138,6 +138,25 @@ func TestLoaderAcceptsSizesAndDurations(t *testing.T) {
 	require.Equal(t, "/run/netns/blue", n.netnsPath)
 }
 
+// A size that does not parse is named with what is allowed, in one
+// message without the units package's double space, through Telegraf's
+// loader as through any TOML decoder.
+func TestLoaderSizeError(t *testing.T) {
+	for _, value := range []string{`"8 MiBs"`, `"lots"`, `"-"`} {
+		c := config.NewConfig()
+		err := c.LoadConfigData([]byte("[[inputs.nflog]]\n  groups = [5]\n  read_buffer_size = "+value+"\n"), config.EmptySourcePath)
+		require.Error(t, err, value)
+		require.NotContains(t, err.Error(), "  ", "double space in %q", err)
+		require.ErrorContains(t, err, "invalid size "+value)
+		require.ErrorContains(t, err, `"8MiB"`)
+	}
+	var s Size
+	require.NoError(t, s.UnmarshalText([]byte("64KiB")))
+	require.Equal(t, Size(65536), s)
+	require.NoError(t, s.UnmarshalText([]byte("1KB")))
+	require.Equal(t, Size(1000), s)
+}
+
 func TestInitDefaults(t *testing.T) {
 	n := newPlugin(t, nil)
 	require.NoError(t, n.Init())
