@@ -56,11 +56,11 @@ CONF
 echo "# iptables rules in namespace $ns:"
 x iptables -S | grep NFLOG | sed 's/^/#   /'
 echo "# plugin.conf:"; sed 's/^/#   /' "$conf"
-echo "# metrics ($bin -config plugin.conf -poll_interval 1s):"
+echo "# metrics ($bin -config plugin.conf -poll-interval 1s):"
 
 # The binary stops at the end of its standard input: keep it open while the
 # traffic flows, then close it.
-(sleep 3) | "$bin" -config "$conf" -poll_interval 1s &
+(sleep 3) | "$bin" -config "$conf" -poll-interval 1s &
 pid=$!
 for _ in $(seq 100); do x grep -qE '^ *5 ' /proc/net/netfilter/nfnetlink_log 2>/dev/null && break; sleep 0.05; done
 sleep 0.3

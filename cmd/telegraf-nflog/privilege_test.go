@@ -178,7 +178,7 @@ func TestIntegrationBinaryFileCapabilityAsNobody(t *testing.T) {
 	require.Contains(t, string(out), "cap_net_admin=ep")
 
 	argv := append([]string{"ip", "netns", "exec", s.ns.Name(), "setpriv"}, nobody()...)
-	r := startCommand(t, append(argv, "--", s.bin, "-config", filepath.Join(s.dir, privConfFile), "-poll_interval_disabled")...)
+	r := startCommand(t, append(argv, "--", s.bin, "-config", filepath.Join(s.dir, privConfFile), "-poll-interval-disabled")...)
 	require.Contains(t, r.waitReading(t), "read buffer 8388608 bytes")
 
 	st := procStatus(t, r.cmd.Process.Pid)
@@ -360,7 +360,7 @@ done`)
 	argv := []string{"ip", "netns", "exec", s.ns.Name(), "unshare", "-m", "--propagation", "private",
 		"sh", "-c", strings.Join(script, "\n"), "sh", s.dir}
 	argv = append(argv, setpriv...)
-	argv = append(argv, "--", "/srv/telegraf-nflog", "-config", "/srv/"+privConfFile, "-poll_interval_disabled")
+	argv = append(argv, "--", "/srv/telegraf-nflog", "-config", "/srv/"+privConfFile, "-poll-interval-disabled")
 	r := startCommand(t, argv...)
 	require.Contains(t, r.waitReading(t), "read buffer 8388608 bytes")
 	pid := r.cmd.Process.Pid
