@@ -243,6 +243,41 @@ func TestIntegrationBinaryWithoutCapability(t *testing.T) {
 	}
 }
 
+// TestIntegrationBinaryNetnsWithoutSysAdmin: netns pointing to another
+// namespace needs CAP_SYS_ADMIN (setns). With CAP_NET_ADMIN only the binary
+// exits non-zero, and the error says what to do: run as root, grant
+// CAP_SYS_ADMIN too (setcap, or the unit's AmbientCapabilities), or start
+// it in the namespace and leave netns empty.
+func TestIntegrationBinaryNetnsWithoutSysAdmin(t *testing.T) {
+	s := newPrivSetup(t)
+	conf := filepath.Join(s.dir, "netns.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf("[[inputs.nflog]]\n  groups = [%d]\n  netns = %q\n", testGroup, s.ns.Path())), 0o644))
+	argv := append([]string{"setpriv"}, nobody()...)
+	argv = append(argv, "--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin",
+		"--", s.bin, "-config", conf)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	code := exitWithin(t, cmd, 10*time.Second)
+	t.Logf("exit %d, stderr:\n%s", code, stderr.String())
+	require.Equal(t, 1, code)
+	require.Empty(t, stdout.String())
+	requireLevelLines(t, stderr.String())
+	last := strings.TrimSpace(stderr.String())
+	if i := strings.LastIndex(last, "\n"); i >= 0 {
+		last = last[i+1:]
+	}
+	require.True(t, strings.HasPrefix(last, "E! "), "the last line is the error: %q", last)
+	for _, want := range []string{
+		fmt.Sprintf("netns = %q", s.ns.Path()), "permission denied", "needs CAP_SYS_ADMIN",
+		"run as root", "setcap cap_net_admin,cap_sys_admin+ep", "AmbientCapabilities=CAP_NET_ADMIN CAP_SYS_ADMIN",
+		"ip netns exec", "NetworkNamespacePath=", "leave it empty",
+	} {
+		require.Contains(t, last, want)
+	}
+}
+
 // unitDirectives reads the [Service] section of the systemd unit: each
 // key with its values in order.
 func unitDirectives(t *testing.T) map[string][]string {

@@ -41,6 +41,9 @@ func (n *NFLOG) openSocket() (*nflog.Reader, error) {
 		if n.netnsFD != nil {
 			n.netnsFD.Close()
 			n.netnsFD = nil
+			// The library's "without a namespace" is this option
+			// left empty.
+			err = fmt.Errorf("netns = %q (leave it empty when the process runs in the namespace): %w", n.Netns, err)
 		}
 		return nil, err
 	}
