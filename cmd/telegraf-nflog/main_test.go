@@ -336,6 +336,9 @@ func TestBinaryReplay(t *testing.T) {
 		case "nflog_stats":
 			v, _ := m.GetField("packets_received_total")
 			require.Equal(t, int64(packets), v)
+			// The group the capture recorded (tcpdump -i nflog:5), as live.
+			require.Equal(t, map[string]string{"group": "5"}, m.Tags())
+			require.False(t, m.HasField("read_buffer_bytes"), "a file has no receive buffer")
 		default:
 			t.Fatalf("unexpected metric %v", m)
 		}

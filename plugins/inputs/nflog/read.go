@@ -69,6 +69,7 @@ func (n *NFLOG) openFile() (*nflog.Reader, error) {
 // buffer; the drops are counted (overruns, packets_lost), which is the best
 // a logger can do, as the kernel never waits for its reader.
 func (n *NFLOG) read(ctx context.Context, r *nflog.Reader, acc telegraf.Accumulator) {
+	groups := n.replayGroups
 	handle := func(p *nflog.Packet) error {
 		if n.stopping.Load() {
 			return errStopping
@@ -76,6 +77,9 @@ func (n *NFLOG) read(ctx context.Context, r *nflog.Reader, acc telegraf.Accumula
 		if n.trace {
 			n.Log.Tracef("Packet: group %d, family %s, hook %d, prefix %q, %d bytes of payload",
 				p.Group, p.Family, p.Hook, p.Prefix, len(p.Payload))
+		}
+		if groups != nil {
+			groups.add(p.Group)
 		}
 		n.build.add(acc, p)
 		return nil
