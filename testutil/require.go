@@ -87,6 +87,9 @@ var toolPackages = map[string]string{
 	"influxd":    "influxdb",
 	"promtool":   "prometheus",
 	"prometheus": "prometheus",
+	"make":       "make",
+	// Runs without a running systemd (verify, security --offline).
+	"systemd-analyze": "systemd",
 }
 
 // RequireTools checks with exec.LookPath that every named tool is on PATH.
