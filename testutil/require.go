@@ -84,6 +84,7 @@ var toolPackages = map[string]string{
 	"setcap":     "libcap2-bin",
 	"bash":       "bash",
 	"cat":        "coreutils",
+	"timeout":    "coreutils",
 	"influxd":    "influxdb",
 	"promtool":   "prometheus",
 	"prometheus": "prometheus",

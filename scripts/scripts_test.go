@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -122,4 +123,49 @@ func TestMakeHelp(t *testing.T) {
 		require.NotEmpty(t, listed[target], "make help does not describe %q: give it a \"## %s: ...\" comment", target, target)
 	}
 	require.Contains(t, listed["deps"], "no service started")
+}
+
+// make demo (as root): the header shows every rule it adds, IPv6
+// included, and the output holds the five packets and the statistics
+// once.
+func TestIntegrationDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kernel test skipped in short mode")
+	}
+	nftest.RequireKernel(t)
+	nftest.RequireTools(t, "iptables", "ip6tables", "bash", "timeout")
+	cmd := exec.Command("bash", "demo.sh")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, out.String())
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("make demo did not end within 2 minutes:\n%s", out.String())
+	}
+	t.Log(out.String())
+	var header, packets, stats, gauges int
+	for line := range strings.Lines(out.String()) {
+		switch {
+		case strings.HasPrefix(line, "#   iptables -A") || strings.HasPrefix(line, "#   ip6tables -A"):
+			header++
+		case strings.HasPrefix(line, "nflog,"):
+			packets++
+		case strings.HasPrefix(line, "nflog_stats,group=5 ") && strings.Contains(line, "packets_received_total="):
+			stats++
+		case strings.HasPrefix(line, "nflog_stats,group=5 read_buffer_bytes="):
+			gauges++
+		}
+	}
+	require.Equal(t, 4, header, "the four rules: three iptables, one ip6tables")
+	require.Contains(t, out.String(), `#   ip6tables -A OUTPUT -o lo -p udp -j NFLOG --nflog-prefix "ACCEPT:lan6" --nflog-group 5`)
+	require.GreaterOrEqual(t, packets, 5)
+	require.Equal(t, 1, stats, "the statistics once")
+	require.Equal(t, 1, gauges)
+	require.Contains(t, out.String(), "I! [inputs.nflog] Standard input closed, stopping")
 }
