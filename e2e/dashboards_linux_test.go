@@ -188,7 +188,7 @@ func TestE2EDashboards(t *testing.T) {
 		{`flush_interval = "5s"`, fmt.Sprintf(`flush_interval = %q`, flushInterval)},
 		{`"/usr/local/bin/telegraf-nflog"`, strconv.Quote(plugin)},
 		{`"/etc/telegraf-nflog/nflog.conf"`, strconv.Quote(pluginConf)},
-		{`"-poll_interval", "10s"`, fmt.Sprintf(`"-poll_interval", %q`, pollInterval)},
+		{`"-poll-interval", "10s"`, fmt.Sprintf(`"-poll-interval", %q`, pollInterval)},
 		{`urls = ["http://127.0.0.1:8086"]`, fmt.Sprintf(`urls = [%q]`, influxURL)},
 		{`listen = ":9273"`, fmt.Sprintf(`listen = %q`, promEndpoint)},
 		{`expiration_interval = "10s"`, fmt.Sprintf(`expiration_interval = %q`, pollInterval)},

@@ -36,7 +36,10 @@ import (
 
 const (
 	// The stock Telegraf the test builds, and the plugins it needs. The
-	// version is pinned here (not in go.mod, see TELEGRAF.md §14).
+	// version is pinned here, in the build command, not as a tool in
+	// go.mod: a tool directive for Telegraf's cmd/telegraf makes go mod
+	// tidy walk test dependencies deep in Telegraf's graph, one of which
+	// (bou.ke/monkey) the module proxy refuses.
 	telegrafVersion = "1.37.2"
 	telegrafModule  = "github.com/influxdata/telegraf"
 	telegrafTags    = "custom,inputs.execd,inputs.internal,outputs.influxdb," +
@@ -119,7 +122,7 @@ func TestE2EStockTelegraf(t *testing.T) {
   debug = true
 
 [[inputs.execd]]
-  command = [%q, "-config", %q, "-poll_interval", "1s"]
+  command = [%q, "-config", %q, "-poll-interval", "1s"]
   signal = "none"
   restart_delay = "1s"
   data_format = "influx"

@@ -98,7 +98,7 @@ func TestIntegrationBinaryStalledStdout(t *testing.T) {
 			conf := writeConf(t, ns, "  copy_range = 0\n  read_buffer_size = \"1MiB\"\n  max_read_buffer_size = 0\n"+
 				"  flush_timeout = \"10ms\"\n  queue_threshold = 64\n")
 
-			cmd := exec.Command(binary(t), "-config", conf, "-format", format, "-poll_interval_disabled")
+			cmd := exec.Command(binary(t), "-config", conf, "-format", format, "-poll-interval-disabled")
 			stdin, err := cmd.StdinPipe()
 			require.NoError(t, err)
 			stdout, err := cmd.StdoutPipe()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 
 	nftest "github.com/nflogr/telegraf-nflog/testutil"
@@ -124,7 +123,7 @@ func TestIntegrationMaxSizePacket(t *testing.T) {
 		t.Run("copy_range="+strconv.FormatInt(tt.copyRange, 10), func(t *testing.T) {
 			var acc testutil.Accumulator
 			n := startInNamespace(t, ns, &acc, func(n *NFLOG) {
-				n.CopyRange = config.Size(tt.copyRange)
+				n.CopyRange = Size(tt.copyRange)
 				n.ExtraFields = []string{"captured_len"}
 			})
 			nftest.SendUDP(t, ns, "127.0.0.1:9", make([]byte, datagram), 1)

@@ -37,7 +37,10 @@ type readerStats struct {
 	counterOverflows, notEmitted                    int64
 
 	readBufferBytes int64
-	hasReadBuffer   bool // false on replay: a file has no receive buffer
+	// hasReadBuffer is false on replay: a file has no receive buffer, and
+	// a made-up 0 would read as an empty buffer on the dashboards and mix
+	// with the live readers' sizes.
+	hasReadBuffer bool
 }
 
 // emit adds nflog_stats as two metrics of one measurement, tag set and time:
