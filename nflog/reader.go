@@ -65,7 +65,7 @@ type Reader struct {
 	pending []entry    // received, decoded, not yet read
 	head    int
 
-	received, overruns, lost, decodeErrors, growths atomic.Uint64
+	received, overruns, lost, decodeErrors, growths, truncated atomic.Uint64
 }
 
 // entry is a queued message or the error met in its place, kept in order.
