@@ -129,6 +129,8 @@ func TestPrometheusClientTypes(t *testing.T) {
 					"nflog_stats_buffer_growths_total":             "counter",
 					"nflog_stats_counter_overflows_total":          "counter",
 					"nflog_stats_packet_metrics_not_emitted_total": "counter",
+					"nflog_stats_packets_truncated_total":          "counter",
+					"nflog_stats_packets_skipped_total":            "counter",
 					"nflog_stats_read_buffer_bytes":                "gauge",
 					"nflog_top_packets":                            "gauge",
 					"nflog_top_bytes":                              "gauge",

@@ -15,6 +15,7 @@ const measurementStats = "nflog_stats"
 // the counter set and the rate limit.
 type pluginStats struct {
 	received, overruns, lost, decodeErrors, growths, counterOverflows, notEmitted selfstat.Stat
+	truncated, skipped                                                            selfstat.Stat
 }
 
 func newPluginStats(c *selfstat.Collector, tags map[string]string) pluginStats {
@@ -26,6 +27,8 @@ func newPluginStats(c *selfstat.Collector, tags map[string]string) pluginStats {
 		growths:          c.Register("nflog", "buffer_growths", tags),
 		counterOverflows: c.Register("nflog", "counter_overflows", tags),
 		notEmitted:       c.Register("nflog", "packet_metrics_not_emitted", tags),
+		truncated:        c.Register("nflog", "packets_truncated", tags),
+		skipped:          c.Register("nflog", "packets_skipped", tags),
 	}
 }
 
@@ -35,6 +38,7 @@ func newPluginStats(c *selfstat.Collector, tags map[string]string) pluginStats {
 type readerStats struct {
 	received, overruns, lost, decodeErrors, growths int64
 	counterOverflows, notEmitted                    int64
+	truncated, skipped                              int64 // capture records cut by the snap length, of other interfaces
 
 	readBufferBytes int64
 	hasReadBuffer   bool // false on replay: a file has no receive buffer
@@ -54,6 +58,8 @@ func (s *readerStats) emit(acc telegraf.Accumulator, tags map[string]string, now
 		"buffer_growths_total":             s.growths,
 		"counter_overflows_total":          s.counterOverflows,
 		"packet_metrics_not_emitted_total": s.notEmitted,
+		"packets_truncated_total":          s.truncated,
+		"packets_skipped_total":            s.skipped,
 	}, tags, now)
 	if s.hasReadBuffer {
 		acc.AddGauge(measurementStats, map[string]any{"read_buffer_bytes": s.readBufferBytes}, tags, now)
@@ -93,6 +99,8 @@ func (n *NFLOG) updateStats() readerStats {
 		growths:          int64(st.BufferGrowths),
 		counterOverflows: overflows,
 		notEmitted:       n.build.limit.notEmitted(),
+		truncated:        int64(st.Truncated),
+		skipped:          int64(st.Skipped),
 	}
 	if size, err := n.reader.ReadBufferSize(); err == nil && n.replay == "" {
 		s.readBufferBytes, s.hasReadBuffer = int64(size), true
@@ -104,5 +112,7 @@ func (n *NFLOG) updateStats() readerStats {
 	n.stats.growths.Set(s.growths)
 	n.stats.counterOverflows.Set(s.counterOverflows)
 	n.stats.notEmitted.Set(s.notEmitted)
+	n.stats.truncated.Set(s.truncated)
+	n.stats.skipped.Set(s.skipped)
 	return s
 }
