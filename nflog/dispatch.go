@@ -51,6 +51,13 @@ func (r *Reader) growBuffer() {
 // scratch packet and passed to zc; once zc returns false, the rest are
 // queued as owned entries. Called with the receive lock held.
 func (r *Reader) dispatch(b batch, zc func(*Packet) bool) {
+	if r.watch != nil {
+		if err := r.watch.takeFailure(); err != nil {
+			// Before this batch's packets, whose names were looked up.
+			r.push(entry{err: err})
+			zc = nil
+		}
+	}
 	if !b.framed {
 		r.message(b.data, b, &zc)
 		return

@@ -49,6 +49,14 @@ var (
 	// record; the reader stays usable (IsTemporary).
 	ErrSkipped = errors.New("packets of an interface that is not NFLOG are skipped")
 
+	// ErrNameWatch reports that the goroutine following interface renames
+	// (rtnetlink link notifications) stopped on an error of its socket.
+	// Names are then looked up from the kernel as packets need them,
+	// which is slower but as right. It is returned once per reader, in an
+	// *OpError with the cause, and counted in Stats.NameWatchFailures; the
+	// reader stays usable (IsTemporary).
+	ErrNameWatch = errors.New("interface names are no longer followed (each is now looked up as packets need it)")
+
 	// ErrInvalidConfig is wrapped by every validation error of Open,
 	// OpenGroups, Config.Validate and SetReadBufferSize, each a
 	// *ConfigError.
@@ -184,10 +192,11 @@ func (e *CaptureError) Error() string {
 func (e *CaptureError) Unwrap() error { return e.Err }
 
 // IsTemporary reports whether err leaves the reader usable: an overrun, a
-// decode error, a would-block, or the note that a capture's packets of
-// other interfaces are skipped (ErrSkipped). Any other error from a read is
-// final.
+// decode error, a would-block, the note that a capture's packets of other
+// interfaces are skipped (ErrSkipped), or that interface names are no
+// longer followed (ErrNameWatch). Any other error from a read is final.
 func IsTemporary(err error) bool {
 	var de *DecodeError
-	return errors.Is(err, ErrOverrun) || errors.Is(err, ErrWouldBlock) || errors.Is(err, ErrSkipped) || errors.As(err, &de)
+	return errors.Is(err, ErrOverrun) || errors.Is(err, ErrWouldBlock) || errors.Is(err, ErrSkipped) ||
+		errors.Is(err, ErrNameWatch) || errors.As(err, &de)
 }

@@ -50,11 +50,14 @@ type Stats struct {
 	// Skipped counts the records of a capture file's interfaces that are
 	// not NFLOG, which are not read (see ErrSkipped).
 	Skipped uint64
+	// NameWatchFailures is 1 once the follower of interface renames failed
+	// and names are looked up per packet (see ErrNameWatch).
+	NameWatchFailures uint64
 }
 
 // Stats returns every counter at once.
 func (r *Reader) Stats() Stats {
-	return Stats{
+	s := Stats{
 		Received:      r.received.Load(),
 		Overruns:      r.overruns.Load(),
 		Lost:          r.lost.Load(),
@@ -63,6 +66,10 @@ func (r *Reader) Stats() Stats {
 		Truncated:     r.truncated.Load(),
 		Skipped:       r.skipped(),
 	}
+	if r.watch != nil {
+		s.NameWatchFailures = r.watch.failures()
+	}
+	return s
 }
 
 func (r *Reader) skipped() uint64 {

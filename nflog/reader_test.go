@@ -144,8 +144,9 @@ func TestLoopCountAndLeftovers(t *testing.T) {
 // The zero-copy path must not allocate per message: Loop over 300
 // messages may allocate only what a call costs, never once per message
 // (one make([]byte, 8) per message in Reader.message made it fail with
-// "Loop allocated 301 times for 300 messages"). The source hands out the same datagram again and again
-// without allocating, so every allocation counted is the reader's.
+// "Loop allocated 301 times for 300 messages"). The source hands out the
+// same datagram again and again without allocating, so every allocation
+// counted is the reader's.
 func TestLoopDoesNotAllocate(t *testing.T) {
 	const perDatagram, datagrams = 3, 100
 	src := &repeatSource{d: datagram(udpPacketBody(1, "x", 0), udpPacketBody(1, "x", 1), udpPacketBody(1, "x", 2))}
@@ -164,7 +165,6 @@ func TestLoopDoesNotAllocate(t *testing.T) {
 	require.Positive(t, bytes)
 	// A call's own cost is constant; per message it must be none.
 	const perCall = 2 // measured: 1 (Go 1.26), the callback adapter
-
 	require.LessOrEqual(t, allocs, float64(perCall), "Loop allocated %.0f times for %d messages", allocs, messages)
 }
 
