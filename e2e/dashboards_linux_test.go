@@ -990,6 +990,7 @@ func (e *dashEnv) checkPromTypes(t *testing.T) {
 		"nflog_stats_packet_metrics_not_emitted_total": v1.MetricTypeCounter,
 		"nflog_stats_packets_truncated_total":          v1.MetricTypeCounter,
 		"nflog_stats_packets_skipped_total":            v1.MetricTypeCounter,
+		"nflog_stats_name_watch_failures_total":        v1.MetricTypeCounter,
 		"nflog_stats_read_buffer_bytes":                v1.MetricTypeGauge,
 		"nflog_top_packets":                            v1.MetricTypeGauge,
 		"nflog_top_bytes":                              v1.MetricTypeGauge,

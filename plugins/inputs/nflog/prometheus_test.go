@@ -131,6 +131,7 @@ func TestPrometheusClientTypes(t *testing.T) {
 					"nflog_stats_packet_metrics_not_emitted_total": "counter",
 					"nflog_stats_packets_truncated_total":          "counter",
 					"nflog_stats_packets_skipped_total":            "counter",
+					"nflog_stats_name_watch_failures_total":        "counter",
 					"nflog_stats_read_buffer_bytes":                "gauge",
 					"nflog_top_packets":                            "gauge",
 					"nflog_top_bytes":                              "gauge",
