@@ -20,7 +20,8 @@
 // Scenarios: "a" queue threshold 64 and an 8 MiB socket buffer; "b" threshold
 // 1, 8 MiB; "c" threshold 64 and a 128 KiB buffer that our reader may grow
 // to 8 MiB, flooded twice in one consumer lifetime (the loss of the second
-// flood shows whether the growth recovered). See bench/README.md.
+// flood shows whether the growth recovered); "s" as "a" but from 2^20 source
+// addresses, the worst case of the rankings. See bench/README.md.
 package main
 
 import (
@@ -115,7 +116,10 @@ type scenario struct {
 	// then (a GC pause, a slow output) would be.
 	Stall      time.Duration `json:"stall,omitempty"`
 	StallEvery time.Duration `json:"stall_every,omitempty"`
-	kinds      []string
+	// Sources: the flood comes from this many distinct source addresses
+	// (nflog-flood -sources), 0 for one.
+	Sources int `json:"sources,omitempty"`
+	kinds   []string
 }
 
 func main() {
@@ -125,7 +129,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "time per flood at most")
 	flag.Float64Var(&o.rate, "rate", 0, "flood rate limit, datagrams/s (0: as fast as the sender can)")
 	flag.IntVar(&o.payload, "size", 64, "UDP payload bytes")
-	flag.StringVar(&o.scenarios, "scenarios", "a,b,c", "scenarios to run: a (Q=64, 8 MiB), b (Q=1, 8 MiB), c (Q=64, 128 KiB growing to 8 MiB, two floods)")
+	flag.StringVar(&o.scenarios, "scenarios", "a,b,c", "scenarios to run: a (Q=64, 8 MiB), b (Q=1, 8 MiB), c (Q=64, 128 KiB growing to 8 MiB, two floods), s (as a, from 2^20 sources: the rankings' worst case)")
 	flag.StringVar(&o.consumers, "consumers", strings.Join(defaultKinds, ","), "consumers to run (execd ones only with -execd): "+strings.Join(allKinds, ", "))
 	flag.StringVar(&o.execd, "execd", "", `telegraf-nflog binary to benchmark ("auto": build ./cmd/telegraf-nflog; empty: skip)`)
 	flag.StringVar(&o.binDir, "bin-dir", "", "directory with prebuilt nflog-consumer and nflog-flood (default: go build them)")
@@ -284,6 +288,11 @@ func pickScenarios(o *options) ([]scenario, error) {
 		{Name: "c", Title: "threshold 64, 128 KiB buffer growing to 8 MiB, two floods", Threshold: 64,
 			Rcvbuf: o.smallRcvbuf, MaxRcvbuf: o.rcvbuf, Floods: 2, Stall: o.stall, StallEvery: o.stallEvery,
 			kinds: []string{kindC, kindGoZeroCopy}},
+		// The top-talkers worst case: a flood from 2^20 sources, every
+		// datagram from another /24, so the rankings' summaries churn on
+		// every packet and their memory must stay bounded.
+		{Name: "s", Title: "threshold 64, 8 MiB buffer, 2^20 source addresses", Threshold: 64, Rcvbuf: o.rcvbuf, Floods: 1,
+			Sources: 1 << 20, kinds: []string{kindC, kindExecdCounters, kindExecdTop}},
 	}
 	if o.smallRcvbuf != 128<<10 || o.rcvbuf != 8<<20 {
 		all[0].Title = fmt.Sprintf("threshold 64, %s buffer", size(o.rcvbuf))
@@ -300,7 +309,7 @@ func pickScenarios(o *options) ([]scenario, error) {
 		name = strings.TrimSpace(name)
 		i := slices.IndexFunc(all, func(s scenario) bool { return s.Name == name })
 		if i < 0 {
-			return nil, fmt.Errorf("unknown scenario %q in -scenarios: use a, b, c", name)
+			return nil, fmt.Errorf("unknown scenario %q in -scenarios: use a, b, c, s", name)
 		}
 		out = append(out, all[i])
 	}

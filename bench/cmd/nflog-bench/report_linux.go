@@ -319,7 +319,7 @@ func evalTargets(r *report, trials []*trial) []target {
 		add("execd counters mode, Q=64: CPU/msg within 2x the library reader", ratio <= 2, true,
 			fmt.Sprintf("%.2fx (%.3f vs %.3f µs/msg)", ratio, s.CPUPerMsgUS, z.CPUPerMsgUS))
 	}
-	for _, scn := range []string{"a", "b"} {
+	for _, scn := range []string{"a", "b", "s"} {
 		top, counters := r.find(scn, kindExecdTop), r.find(scn, kindExecdCounters)
 		if top == nil || counters == nil || counters.CPUPerMsgUS <= 0 {
 			continue
@@ -345,6 +345,13 @@ func evalTargets(r *report, trials []*trial) []target {
 		}
 		add(fmt.Sprintf("execd two rankings, scenario %s: zero loss where counters mode has zero loss", scn), bad == 0, clean > 0,
 			fmt.Sprintf("%d of %d runs with no kernel drops in counters mode dropped (%d runs)", bad, clean, runs))
+	}
+	// Bounded memory: the rankings' summaries are sized by K, so 2^20
+	// sources must not need more memory than one source (scenario a).
+	if many, one := r.find("s", kindExecdTop), r.find("a", kindExecdTop); many != nil && one != nil && one.MaxRSSMiB > 0 {
+		ratio := many.MaxRSSMiB / one.MaxRSSMiB
+		add("execd two rankings, 2^20 sources (s) vs one source (a): max RSS <= 1.10x (medians)", ratio <= 1.10, true,
+			fmt.Sprintf("%.2fx (%.1f vs %.1f MiB)", ratio, many.MaxRSSMiB, one.MaxRSSMiB))
 	}
 	if s := r.find("c", kindGoZeroCopy); s != nil && s.LastLost != nil {
 		grew := s.Growths != nil && *s.Growths > 0

@@ -439,7 +439,7 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 			return fail(err)
 		}
 		stopStalls := h.stalls(p, sc)
-		fl, err := h.runFlood(ns)
+		fl, err := h.runFlood(ns, sc.Sources)
 		stopStalls()
 		if err != nil {
 			return fail(err)
@@ -560,9 +560,12 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 	return t
 }
 
-func (h *harness) runFlood(ns string) (floodOut, error) {
+func (h *harness) runFlood(ns string, sources int) (floodOut, error) {
 	args := []string{"-netns", "/run/netns/" + ns, "-count", strconv.Itoa(h.o.count),
 		"-duration", h.o.duration.String(), "-size", strconv.Itoa(h.o.payload)}
+	if sources > 0 {
+		args = append(args, "-sources", strconv.Itoa(sources))
+	}
 	if h.o.rate > 0 {
 		args = append(args, "-rate", strconv.FormatFloat(h.o.rate, 'f', -1, 64))
 	}

@@ -10,6 +10,11 @@
 // prints {"sent": N, ...} as JSON on stdout. Only loopback destinations are
 // accepted, and the sending socket is opened inside -netns (or the caller's
 // namespace, e.g. under "ip netns exec"), so nothing leaves the machine.
+//
+// With -sources N the datagrams come from N distinct source addresses in
+// 127.0.0.0/8 (every 127/8 address is local on lo), set per datagram with
+// an IP_PKTINFO control message: the scan or spoofed flood a top-talkers
+// ranking must survive, with each next datagram from another /24.
 package main
 
 import (
@@ -37,6 +42,7 @@ type result struct {
 	Dst       string  `json:"dst"`
 	Payload   int     `json:"payload"`
 	BatchSize int     `json:"batch"`
+	Sources   int     `json:"sources,omitempty"`
 }
 
 func main() {
@@ -47,15 +53,16 @@ func main() {
 	dur := flag.Duration("duration", 5*time.Second, "time to send for at most")
 	rate := flag.Float64("rate", 0, "datagrams per second at most (0: as fast as possible)")
 	batch := flag.Int("batch", 64, "datagrams per sendmmsg call")
+	sources := flag.Int("sources", 0, "send from this many distinct source addresses in 127.0.0.0/8 (a power of two up to 2^23; 0: the socket's own address; IPv4 only)")
 	flag.Parse()
 
-	if err := run(*nsPath, *dst, *size, *count, *dur, *rate, *batch); err != nil {
+	if err := run(*nsPath, *dst, *size, *count, *dur, *rate, *batch, *sources); err != nil {
 		fmt.Fprintln(os.Stderr, "nflog-flood:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nsPath, dst string, size, count int, dur time.Duration, rate float64, batch int) error {
+func run(nsPath, dst string, size, count int, dur time.Duration, rate float64, batch, sources int) error {
 	switch {
 	case count <= 0 || dur <= 0:
 		return errors.New("-count and -duration must be positive")
@@ -67,6 +74,8 @@ func run(nsPath, dst string, size, count int, dur time.Duration, rate float64, b
 		return errors.New("-batch must be 1..1024")
 	case rate < 0:
 		return errors.New("-rate must be >= 0")
+	case sources < 0 || sources > 1<<23 || sources&(sources-1) != 0:
+		return errors.New("-sources must be 0 or a power of two up to 8388608")
 	}
 	ap, err := netip.ParseAddrPort(dst)
 	if err != nil {
@@ -106,6 +115,14 @@ func run(nsPath, dst string, size, count int, dur time.Duration, rate float64, b
 		h.SetIovlen(1)
 	}
 
+	var src *sourceWalk
+	if sources > 0 {
+		if !addr.Is4() {
+			return errors.New("-sources needs an IPv4 -dst")
+		}
+		src = newSourceWalk(hdrs, sources)
+	}
+
 	res := result{Dst: netip.AddrPortFrom(addr, ap.Port()).String(), Payload: size, BatchSize: batch, Stopped: "count"}
 	start := time.Now()
 	deadline := start.Add(dur)
@@ -127,6 +144,9 @@ func run(nsPath, dst string, size, count int, dur time.Duration, rate float64, b
 		n := min(batch, count-attempts)
 		if rate > 0 {
 			n = min(n, max(1, int(rate/1000))) // about a millisecond's worth
+		}
+		if src != nil {
+			src.fill(n)
 		}
 		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hdrs[0])), uintptr(n), 0, 0, 0)
 		res.Calls++
@@ -150,7 +170,47 @@ func run(nsPath, dst string, size, count int, dur time.Duration, rate float64, b
 	if el > 0 {
 		res.RatePerS = float64(res.Sent) / el.Seconds()
 	}
+	if src != nil {
+		res.Sources = sources
+	}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// sourceWalk gives each datagram of a batch its source address through an
+// IP_PKTINFO control message (ipi_spec_dst is the source on send).
+type sourceWalk struct {
+	infos []*unix.Inet4Pktinfo
+	mask  uint32
+	next  uint32
+}
+
+func newSourceWalk(hdrs []unix.Mmsghdr, n int) *sourceWalk {
+	w := &sourceWalk{mask: uint32(n - 1)}
+	space := unix.CmsgSpace(unix.SizeofInet4Pktinfo)
+	buf := make([]byte, space*len(hdrs))
+	for i := range hdrs {
+		b := buf[i*space : (i+1)*space]
+		c := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		c.Level, c.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
+		c.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
+		w.infos = append(w.infos, (*unix.Inet4Pktinfo)(unsafe.Pointer(&b[unix.CmsgLen(0)])))
+		hdrs[i].Hdr.Control = &b[0]
+		hdrs[i].Hdr.SetControllen(space)
+	}
+	return w
+}
+
+// fill sets the sources of the first n datagrams. The walk multiplies the
+// counter by an odd constant modulo the power of two: a permutation, so
+// every source is used once per n datagrams, and consecutive datagrams
+// land in different /24s.
+func (w *sourceWalk) fill(n int) {
+	for _, info := range w.infos[:n] {
+		idx := (w.next * 0x9E3779B1) & w.mask
+		w.next++
+		a := uint32(127)<<24 | (idx + 1)
+		info.Spec_dst = [4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}
+	}
 }
 
 // sockaddr returns the raw socket address of addr:port. The memory is

@@ -5,7 +5,6 @@ package nflog
 import (
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,26 +19,13 @@ const (
 	minUsefulCopyRange = 40
 )
 
-// readerConfig validates the socket options and converts them to the
-// library's Config.
+// readerConfig converts the socket options to the library's Config and
+// has the library check them: the ranges live in one place, nflog's
+// Config.Validate, and configError names the TOML key of a field it
+// rejects. Only what the library cannot see is checked here: the names of
+// the string options and integers that do not fit the library's types.
 func (n *NFLOG) readerConfig() (nflog.Config, error) {
 	var cfg nflog.Config
-
-	if n.replay == "" {
-		if len(n.Groups) == 0 {
-			return cfg, errors.New(`"groups" is required: list the NFLOG groups to read, e.g. groups = [5] for iptables -j NFLOG --nflog-group 5`)
-		}
-		seen := make(map[int]bool, len(n.Groups))
-		for _, g := range n.Groups {
-			if g < 0 || g > nflog.MaxGroup {
-				return cfg, fmt.Errorf("invalid group %d in \"groups\": NFLOG groups are 0-%d", g, nflog.MaxGroup)
-			}
-			if seen[g] {
-				return cfg, fmt.Errorf("group %d is listed twice in \"groups\"", g)
-			}
-			seen[g] = true
-		}
-	}
 
 	switch n.CopyMode {
 	case "", "packet":
@@ -53,43 +39,23 @@ func (n *NFLOG) readerConfig() (nflog.Config, error) {
 		return cfg, fmt.Errorf(`invalid copy_mode %q: use "packet", "meta" or "none"`, n.CopyMode)
 	}
 
-	if n.CopyRange < 0 || n.CopyRange > nflog.MaxCopyRange {
-		return cfg, fmt.Errorf("invalid copy_range %d: use 0 (the whole packet) to %d bytes", n.CopyRange, nflog.MaxCopyRange)
+	var err error
+	if cfg.CopyRange, err = toUint32("copy_range", int64(n.CopyRange), "bytes"); err != nil {
+		return cfg, err
 	}
-	cfg.CopyRange = uint32(n.CopyRange)
 	if cfg.CopyMode == nflog.CopyPacket && n.CopyRange > 0 && n.CopyRange < minUsefulCopyRange {
 		n.Log.Warnf("copy_range %d is smaller than an IPv6 header (%d bytes): the \"len\" field falls back to the copied length when the IP header is cut",
 			n.CopyRange, minUsefulCopyRange)
 	}
-
-	if n.FlushTimeout < 0 || time.Duration(n.FlushTimeout) > nflog.MaxFlushTimeout {
-		return cfg, fmt.Errorf("invalid flush_timeout %v: use 0 to %v", time.Duration(n.FlushTimeout), nflog.MaxFlushTimeout)
-	}
 	cfg.FlushTimeout = time.Duration(n.FlushTimeout)
-
-	if n.QueueThreshold < 0 || n.QueueThreshold > math.MaxUint32 {
-		return cfg, fmt.Errorf("invalid queue_threshold %d: use 0 to %d packets", n.QueueThreshold, uint32(math.MaxUint32))
-	}
-	cfg.QueueThreshold = uint32(n.QueueThreshold)
-
-	if n.ReadBufferSize < 0 || n.ReadBufferSize > nflog.MaxReadBufferSize {
-		return cfg, fmt.Errorf("invalid read_buffer_size %d: use 0 (the system default) to %d bytes", n.ReadBufferSize, nflog.MaxReadBufferSize)
-	}
-	if n.MaxReadBufferSize < 0 || n.MaxReadBufferSize > nflog.MaxReadBufferSize {
-		return cfg, fmt.Errorf("invalid max_read_buffer_size %d: use 0 (no growth) to %d bytes", n.MaxReadBufferSize, nflog.MaxReadBufferSize)
-	}
-	if n.MaxReadBufferSize != 0 && n.MaxReadBufferSize < n.ReadBufferSize {
-		return cfg, fmt.Errorf("max_read_buffer_size (%d bytes) is smaller than read_buffer_size (%d bytes): raise it, or set it to 0 to never grow the buffer",
-			n.MaxReadBufferSize, n.ReadBufferSize)
+	if cfg.QueueThreshold, err = toUint32("queue_threshold", n.QueueThreshold, "packets"); err != nil {
+		return cfg, err
 	}
 	cfg.ReadBufferSize = int(n.ReadBufferSize)
 	cfg.MaxReadBufferSize = int(n.MaxReadBufferSize)
-
-	if n.NetlinkBufferSize != 0 && (n.NetlinkBufferSize < nflog.MinNetlinkBufferSize || n.NetlinkBufferSize > nflog.MaxNetlinkBufferSize) {
-		return cfg, fmt.Errorf("invalid netlink_buffer_size %d: use 0 (one page) or %d to %d bytes, the kernel ignores other values",
-			n.NetlinkBufferSize, nflog.MinNetlinkBufferSize, nflog.MaxNetlinkBufferSize)
+	if cfg.NetlinkBufferSize, err = toUint32("netlink_buffer_size", int64(n.NetlinkBufferSize), "bytes"); err != nil {
+		return cfg, err
 	}
-	cfg.NetlinkBufferSize = uint32(n.NetlinkBufferSize)
 
 	switch n.OnOverrun {
 	case "", "count":
@@ -112,6 +78,16 @@ func (n *NFLOG) readerConfig() (nflog.Config, error) {
 		return cfg, fmt.Errorf(`invalid sequence %q: use "group", "global" or "none"`, n.Sequence)
 	}
 
+	groups := n.Groups
+	if n.replay != "" {
+		// A replay reads a file, not a group: the options are still
+		// checked (the same telegraf.conf later reads the socket), the
+		// groups are not needed.
+		groups = []int{0}
+	}
+	if err := cfg.Validate(groups); err != nil {
+		return cfg, configError(err)
+	}
 	n.netnsPath = ""
 	if n.Netns != "" {
 		p := n.Netns
