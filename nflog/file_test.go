@@ -254,7 +254,15 @@ func TestCloseUnblocksCaptureRead(t *testing.T) {
 		_, err := r.Next(context.Background())
 		errc <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	// The read is inside the file once it holds the file's lock.
+	src := r.src.(*fileSource)
+	require.Eventually(t, func() bool {
+		if src.mu.TryLock() {
+			src.mu.Unlock()
+			return false
+		}
+		return true
+	}, 10*time.Second, time.Millisecond, "the read never reached the file")
 	closed := make(chan struct{})
 	go func() { r.Close(); close(closed) }()
 	select {

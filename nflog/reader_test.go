@@ -214,7 +214,7 @@ func TestCloseUnblocksReadersAndDrainsQueue(t *testing.T) {
 			errs <- err
 		}()
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitReceiving(t, r)
 	require.NoError(t, r.Close())
 	require.NoError(t, r.Close(), "Close is idempotent")
 	wg.Wait()
@@ -344,7 +344,7 @@ func TestTryNextDoesNotWaitForABlockedReader(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go r.Next(ctx) // blocks holding the receive lock: nothing arrives
-	time.Sleep(20 * time.Millisecond)
+	waitReceiving(t, r)
 	done := make(chan error, 1)
 	go func() {
 		_, err := r.TryNext()
