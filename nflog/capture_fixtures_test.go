@@ -15,7 +15,11 @@ type pcapRec struct {
 	data   []byte
 	capLen int // -1: all of data
 	time   time.Time
+	orig   int // the original length when more than len(data): data was cut already
 }
+
+// origLen is the length the record header gives as the original.
+func (r pcapRec) origLen() int { return max(len(r.data), r.orig) }
 
 func rec(data []byte) pcapRec {
 	return pcapRec{data: data, capLen: -1, time: time.Unix(1700000000, 5000)}
@@ -53,7 +57,7 @@ func pcapFile(order fileOrder, magic uint32, linkType uint32, recs ...pcapRec) [
 		b = order.AppendUint32(b, uint32(r.time.Unix()))
 		b = order.AppendUint32(b, uint32(frac))
 		b = order.AppendUint32(b, uint32(len(data)))
-		b = order.AppendUint32(b, uint32(len(r.data)))
+		b = order.AppendUint32(b, uint32(r.origLen()))
 		if magic == pcapMagicModified {
 			b = order.AppendUint32(b, 1)      // ifindex
 			b = order.AppendUint16(b, 0x0800) // protocol
@@ -127,7 +131,7 @@ func (f *ngFile) packet(id uint32, ts uint64, r pcapRec) *ngFile {
 	body = f.order.AppendUint32(body, uint32(ts>>32))
 	body = f.order.AppendUint32(body, uint32(ts))
 	body = f.order.AppendUint32(body, uint32(len(data)))
-	body = f.order.AppendUint32(body, uint32(len(r.data)))
+	body = f.order.AppendUint32(body, uint32(r.origLen()))
 	body = append(body, data...)
 	return f.block(pcapngEPB, body)
 }
