@@ -131,16 +131,8 @@ func TestIntegrationBinaryStalledStdout(t *testing.T) {
 
 			// Reading resumes.
 			out := newOutputCounter(format, stdout)
-			markers := 0
-			for markers < 50 && out.markers.Load() == 0 {
-				nftest.SendUDP(t, ns, "127.0.0.1:10", []byte("m"), 1)
-				markers++
-				deadline := time.Now().Add(500 * time.Millisecond)
-				for time.Now().Before(deadline) && out.markers.Load() == 0 {
-					time.Sleep(5 * time.Millisecond)
-				}
-			}
-			require.EqualValues(t, 1, out.markers.Load(), "no marker after %d", markers)
+			markers := nftest.SendMarkers(t, ns, "127.0.0.1:10", func() bool { return out.markers.Load() > 0 })
+			require.EqualValues(t, 1, out.markers.Load(), "one marker after %d", markers)
 			_, err = fmt.Fprintln(stdin)
 			require.NoError(t, err)
 			require.Eventually(t, func() bool { return out.stats() != nil }, 10*time.Second, 10*time.Millisecond)

@@ -103,18 +103,7 @@ func floodRules(t *testing.T, ns *nftest.NetNS) {
 func sendMarkers(t *testing.T, ns *nftest.NetNS, acc *floodAccumulator) int {
 	t.Helper()
 	before := acc.markers.Load()
-	for sent := 1; sent <= 50; sent++ {
-		nftest.SendUDP(t, ns, "127.0.0.1:10", []byte("m"), 1)
-		deadline := time.Now().Add(500 * time.Millisecond)
-		for time.Now().Before(deadline) {
-			if acc.markers.Load() > before {
-				return sent
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	t.Fatal("no marker arrived")
-	return 0
+	return nftest.SendMarkers(t, ns, "127.0.0.1:10", func() bool { return acc.markers.Load() > before })
 }
 
 // statsOf returns the fields of nflog_stats.
