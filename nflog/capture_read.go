@@ -189,9 +189,10 @@ func (c *captureReader) next() (captureRecord, error) {
 	}
 	sec, frac := c.order.Uint32(h), c.order.Uint32(h[4:])
 	capLen, origLen := c.order.Uint32(h[8:]), c.order.Uint32(h[12:])
-	if capLen > max(c.snaplen, maxCaptureLength) {
+	if capLen > maxCaptureLength {
 		return captureRecord{}, &CaptureError{Record: c.records + 1, Offset: start, Err: fmt.Errorf(
-			"%w: the record's captured length %d exceeds the file's snap length %d (the file is damaged)", errMalformedFile, capLen, c.snaplen)}
+			"%w: the record's captured length %d exceeds %d, the most libpcap writes (the file's snap length is %d; the file is damaged)",
+			errMalformedFile, capLen, maxCaptureLength, c.snaplen)}
 	}
 	ns := int64(frac) * 1000
 	if c.nanos {
@@ -348,8 +349,7 @@ func (c *captureReader) nextBlock() (captureRecord, error) {
 // packet returned (data non-nil), anything else skipped.
 func (c *captureReader) block() (captureRecord, error) {
 	start := c.off
-	head, err := c.br.Peek(4)
-	if len(head) == 4 && binary.LittleEndian.Uint32(head) == pcapngSHB {
+	if head, _ := c.br.Peek(4); len(head) == 4 && binary.LittleEndian.Uint32(head) == pcapngSHB {
 		return captureRecord{}, c.readSection()
 	}
 	h, got, err := c.read(8)
@@ -372,12 +372,11 @@ func (c *captureReader) block() (captureRecord, error) {
 		return &CaptureError{Record: c.records + 1, Offset: start, Err: fmt.Errorf("%w: pcapng "+what+": "+format, append([]any{errMalformedFile}, args...)...)}
 	}
 	var (
-		iface          int
-		tsHi, tsLo     uint32
-		capLen, orig   uint32
-		data           []byte
-		hasTime        = true
-		fixedLen, idOf int
+		iface        int
+		tsHi, tsLo   uint32
+		capLen, orig uint32
+		hasTime      = true
+		fixedLen     int // the bytes before the packet data
 	)
 	switch typ {
 	case pcapngIDB:
@@ -402,7 +401,7 @@ func (c *captureReader) block() (captureRecord, error) {
 		if len(body) < fixedLen {
 			return captureRecord{}, bad("%d bytes, shorter than 20", len(body))
 		}
-		idOf = int(c.order.Uint32(body))
+		iface = int(c.order.Uint32(body))
 		tsHi, tsLo = c.order.Uint32(body[4:]), c.order.Uint32(body[8:])
 		capLen, orig = c.order.Uint32(body[12:]), c.order.Uint32(body[16:])
 	case pcapngPB:
@@ -410,7 +409,7 @@ func (c *captureReader) block() (captureRecord, error) {
 		if len(body) < fixedLen {
 			return captureRecord{}, bad("%d bytes, shorter than 20", len(body))
 		}
-		idOf = int(c.order.Uint16(body))
+		iface = int(c.order.Uint16(body))
 		tsHi, tsLo = c.order.Uint32(body[4:]), c.order.Uint32(body[8:])
 		capLen, orig = c.order.Uint32(body[12:]), c.order.Uint32(body[16:])
 	case pcapngSPB:
@@ -427,14 +426,13 @@ func (c *captureReader) block() (captureRecord, error) {
 	default:
 		return captureRecord{}, nil // name resolution, statistics, custom, ...: not packets
 	}
-	iface = idOf
 	if iface >= len(c.ifaces) {
 		return captureRecord{}, bad("for interface %d, but the section describes %d interfaces (the file is damaged)", iface, len(c.ifaces))
 	}
 	if uint64(capLen) > uint64(len(body)-fixedLen) {
 		return captureRecord{}, bad("captured length %d exceeds the block's %d bytes (the file is damaged)", capLen, len(body)-fixedLen)
 	}
-	data = body[fixedLen : fixedLen+int(capLen) : fixedLen+int(capLen)]
+	data := body[fixedLen : fixedLen+int(capLen) : fixedLen+int(capLen)]
 	in := &c.ifaces[iface]
 	var ts time.Time
 	if hasTime {

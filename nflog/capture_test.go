@@ -289,7 +289,7 @@ func TestCaptureFormatErrors(t *testing.T) {
 			b := pcapFile(hostOrder, pcapMagicMicros, 239, rec(msg))
 			hostOrder.PutUint32(b[24+8:], 1<<30)
 			return b
-		}(), "record 1 at byte offset 24: malformed capture file: the record's captured length 1073741824 exceeds the file's snap length 65535"},
+		}(), "record 1 at byte offset 24: malformed capture file: the record's captured length 1073741824 exceeds 262144, the most libpcap writes (the file's snap length is 65535; the file is damaged)"},
 		{"damaged block trailer", func() []byte {
 			ng := newNgFile(hostOrder).iface(239, "", 0).packet(0, 1, rec(msg))
 			ng.b[len(ng.b)-1] ^= 0xff
