@@ -727,3 +727,16 @@ NoNewPrivileges=yes
 	_, err = u.ExecStart()
 	require.Error(t, err)
 }
+
+func TestVmRSS(t *testing.T) {
+	v, err := parseVmRSS([]byte("Name:\ttest\nVmPeak:\t  9000 kB\nVmRSS:\t    1234 kB\nThreads:\t1\n"))
+	if err != nil || v != 1234<<10 {
+		t.Fatalf("parseVmRSS = %d, %v; want %d", v, err, 1234<<10)
+	}
+	if _, err := parseVmRSS([]byte("Name:\tkthreadd\n")); err == nil {
+		t.Fatal("no VmRSS line: want an error")
+	}
+	if VmRSS(t, "self") == 0 {
+		t.Fatal("this process has no resident memory")
+	}
+}

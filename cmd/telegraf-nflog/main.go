@@ -17,7 +17,9 @@
 // With -pcap FILE it replays a capture written by "tcpdump -i nflog:N -w
 // FILE" instead of reading the kernel, emits the same metrics and exits at
 // the end of the file, after a last nflog_stats, nflog_counters and
-// nflog_top for what the file held. This needs no privileges.
+// nflog_top for what the file held; with status 1, as tcpdump, when the
+// file ends inside a record (the complete records are written first). This
+// needs no privileges.
 package main
 
 import (

@@ -134,7 +134,18 @@ loop:
 			break loop
 		case <-done:
 			if o.pcap != "" {
-				gather() // counters, rankings and statistics of the file's end
+				// Counters, rankings and statistics of the file's end. The
+				// error that ended reading, which Gather returns, was
+				// logged when it happened and is the exit's reason: not
+				// logged a third time.
+				var readErr error
+				if f, ok := input.(finisher); ok {
+					readErr = f.Err()
+				}
+				if err := input.Gather(acc); err != nil && err != readErr {
+					log.Errorf("Error in plugin: %v", err)
+				}
+				writer.flush()
 			}
 			break loop
 		case <-tick:

@@ -398,7 +398,7 @@ func TestStatsAndSelfstat(t *testing.T) {
 			}
 		}
 	}
-	require.Subset(t, names, []string{"packets_received", "overruns", "packets_lost", "decode_errors", "buffer_growths", "counter_overflows", "packet_metrics_not_emitted"})
+	require.Subset(t, names, []string{"packets_received", "overruns", "packets_lost", "decode_errors", "buffer_growths", "counter_overflows", "packet_metrics_not_emitted", "packets_truncated", "packets_skipped", "name_watch_failures"})
 }
 
 // truncated is a message whose only attribute claims 100 bytes but has none.

@@ -38,7 +38,7 @@ func statsFields(acc *testutil.Accumulator) map[string]any {
 // buffer's size as a gauge, with one measurement, tag set and time.
 func TestStatsAreCountersAndAGauge(t *testing.T) {
 	s := readerStats{
-		received: 10, overruns: 1, lost: 2, decodeErrors: 3, growths: 4, counterOverflows: 5, notEmitted: 6,
+		received: 10, overruns: 1, lost: 2, decodeErrors: 3, growths: 4, counterOverflows: 5, notEmitted: 6, truncated: 7, skipped: 9, nameWatchFailures: 1,
 		readBufferBytes: 8 << 20, hasReadBuffer: true,
 	}
 	var acc testutil.Accumulator
@@ -54,6 +54,9 @@ func TestStatsAreCountersAndAGauge(t *testing.T) {
 			"buffer_growths_total":             int64(4),
 			"counter_overflows_total":          int64(5),
 			"packet_metrics_not_emitted_total": int64(6),
+			"packets_truncated_total":          int64(7),
+			"packets_skipped_total":            int64(9),
+			"name_watch_failures_total":        int64(1),
 		}, now, telegraf.Counter),
 		metric.New("nflog_stats", tags, map[string]any{"read_buffer_bytes": int64(8 << 20)}, now, telegraf.Gauge),
 	}
