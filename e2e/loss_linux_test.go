@@ -123,7 +123,7 @@ func TestE2ELossAccounted(t *testing.T) {
   omit_hostname = true
 
 [[inputs.execd]]
-  command = [%q, "-config", %q, "-poll_interval", "1s"]
+  command = [%q, "-config", %q, "-poll-interval", "1s"]
   signal = "none"
   restart_delay = "1s"
   data_format = "influx"
