@@ -347,7 +347,11 @@ func TestIntegrationStopDuringFloodLeavesNothing(t *testing.T) {
 	start := time.Now()
 	n.Stop()
 	took := time.Since(start)
-	require.Less(t, took, time.Second, "Stop under flood took %v", took)
+	// The drain is bounded at 800 ms and Stop measures about that here; the
+	// bound is looser because under the race detector, with the flood on
+	// the other core, Stop once took 1.03 s. What it guards is that Stop
+	// does not wait for the flood (10 s) to end.
+	require.Less(t, took, 3*time.Second, "Stop under flood took %v", took)
 	cancel()
 	flood.Wait()
 	t.Logf("Stop took %v with %d packets read", took, acc.packets.Load())
