@@ -8,33 +8,48 @@ BIN       := bin/telegraf-nflog
 PKGS      := ./...
 # Debian packages the kernel tests, the end-to-end tests (influxdb, prometheus;
 # make, curl and git for the README's install commands they run), the rules
-# tests (prometheus: promtool) and the demo use.
-APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb prometheus make curl git
-TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd prometheus promtool make curl git
+# tests (prometheus: promtool) and the systemd unit's check (systemd:
+# systemd-analyze) use, and the tools that tell they are there.
+APT_PKGS  := iptables nftables iproute2 util-linux tcpdump libcap2-bin bash procps influxdb prometheus systemd make curl git
+TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influxd prometheus promtool systemd-analyze make curl git
+# What make demo needs: no database, no service.
+DEMO_PKGS  := iptables iproute2 bash
+DEMO_TOOLS := iptables ip6tables ip bash
 
-.PHONY: all build test unit deps lint fuzz fuzz-smoke soak bench flood microbench demo clean telegraf telegraf-stock
+.PHONY: help all build test unit deps deps-demo lint fuzz fuzz-smoke soak bench flood microbench demo clean telegraf telegraf-stock
 
+## all: the same as build (the default target).
 all: build
 
+## build: the execd binary, bin/telegraf-nflog.
 build:
 	$(GO) build -o $(BIN) ./cmd/telegraf-nflog
 
-## telegraf: Telegraf v1.37.2 with inputs.nflog compiled in -> bin/telegraf (scripts/build-telegraf.sh).
+## telegraf: Telegraf v1.37.2 with inputs.nflog compiled in -> bin/telegraf
+## (scripts/build-telegraf.sh).
 telegraf:
 	bash scripts/build-telegraf.sh
 
-## telegraf-stock: stock Telegraf v1.37.2 with the plugins the execd path needs -> bin/telegraf-stock.
+## telegraf-stock: stock Telegraf v1.37.2 with the plugins the execd path
+## needs -> bin/telegraf-stock.
 telegraf-stock:
 	bash scripts/build-telegraf.sh --stock
 
-## deps: install the tools the kernel tests need when any is missing (Debian).
+## help: this list: each target with its "##" comment.
+help:
+	@awk '/^## [a-zA-Z0-9_-]+:/ { if (name) print line; name = $$2; sub(/:$$/, "", name); \
+		line = sprintf("  %-12s %s", name, substr($$0, length($$2) + 5)); next } \
+		/^## / && name { line = line " " substr($$0, 4); next } \
+		{ if (name) print line; name = "" } END { if (name) print line }' $(firstword $(MAKEFILE_LIST))
+
+## deps: install what make test needs when a tool is missing (Debian, root),
+## with no service started (scripts/deps.sh).
 deps:
-	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "Installing test tools (missing:$$missing)"; \
-		if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install $(APT_PKGS)" >&2; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS) >/dev/null; \
-	fi
+	@bash scripts/deps.sh test "$(TOOLS)" "$(APT_PKGS)"
+
+## deps-demo: install what make demo needs when a tool is missing.
+deps-demo:
+	@bash scripts/deps.sh demo "$(DEMO_TOOLS)" "$(DEMO_PKGS)"
 
 ## test: lint and every test under the race detector. Each fuzz target's seeds and
 ## committed corpus (testdata/fuzz) run as plain tests; random fuzzing is left to
@@ -46,6 +61,7 @@ test: deps lint
 unit:
 	$(GO) test -short -count=1 $(PKGS)
 
+## lint: gofmt -s, go vet and Telegraf's README linter.
 lint:
 	@out=$$(gofmt -s -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt -s needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
@@ -81,6 +97,7 @@ flood: bench
 microbench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+## clean: remove bin/ and build/.
 clean:
 	rm -rf bin build
 

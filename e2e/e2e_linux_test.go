@@ -91,7 +91,7 @@ func TestE2EStockTelegraf(t *testing.T) {
   debug = true
 
 [[inputs.execd]]
-  command = [%q, "-config", %q, "-poll_interval", "1s"]
+  command = [%q, "-config", %q, "-poll-interval", "1s"]
   signal = "none"
   restart_delay = "1s"
   data_format = "influx"

@@ -51,6 +51,13 @@ func (r *Reader) growBuffer() {
 // scratch packet and passed to zc; once zc returns false, the rest are
 // queued as owned entries. Called with the receive lock held.
 func (r *Reader) dispatch(b batch, zc func(*Packet) bool) {
+	if r.watch != nil {
+		if err := r.watch.takeFailure(); err != nil {
+			// Before this batch's packets, whose names were looked up.
+			r.push(entry{err: err})
+			zc = nil
+		}
+	}
 	if !b.framed {
 		r.message(b.data, b, &zc)
 		return
@@ -83,7 +90,7 @@ func (r *Reader) dispatch(b batch, zc func(*Packet) bool) {
 // copy that owns its memory (one allocation).
 func (r *Reader) message(body []byte, b batch, zc *func(*Packet) bool) {
 	if *zc != nil {
-		err := r.dec.decode(body, b.swap, b.time, &r.scratch)
+		err := r.dec.decodeRecord(body, b.origLen, b.swap, b.time, &r.scratch)
 		if err == nil {
 			r.account(&r.scratch)
 			if !(*zc)(&r.scratch) {
@@ -97,13 +104,13 @@ func (r *Reader) message(body []byte, b batch, zc *func(*Packet) bool) {
 		return
 	}
 	// Decoded straight into its place in the queue, under the queue's lock
-	// (decoding takes no other lock): a Packet is 504 bytes, and building
+	// (decoding takes no other lock): a Packet is 520 bytes, and building
 	// it on the stack and copying it in cost a tenth of Next.
 	owned := cloneBytes(body)
 	r.mu.Lock()
 	r.pending = append(r.pending, entry{})
 	e := &r.pending[len(r.pending)-1]
-	if err := r.dec.decode(owned, b.swap, b.time, &e.p); err != nil {
+	if err := r.dec.decodeRecord(owned, b.origLen, b.swap, b.time, &e.p); err != nil {
 		r.decodeErrors.Add(1)
 		*e = entry{err: &DecodeError{Raw: owned, Err: err}}
 	} else {
@@ -115,6 +122,9 @@ func (r *Reader) message(body []byte, b batch, zc *func(*Packet) bool) {
 // account counts a decoded packet and any sequence gap before it.
 func (r *Reader) account(p *Packet) {
 	r.received.Add(1)
+	if p.Truncated {
+		r.truncated.Add(1)
+	}
 	if !p.Has(AttrSeq) {
 		return
 	}

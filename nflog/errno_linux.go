@@ -117,7 +117,11 @@ func explainSocketError(err error) error {
 		return fmt.Errorf("%w: the kernel has no netfilter netlink (CONFIG_NETFILTER_NETLINK): %w", ErrNotSupported, err)
 	}
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("%w: opening a socket in that network namespace needs CAP_SYS_ADMIN: %w", ErrPermission, err)
+		return fmt.Errorf("%w: opening a socket in another network namespace needs CAP_SYS_ADMIN besides CAP_NET_ADMIN: "+
+			"run as root, grant both (setcap cap_net_admin,cap_sys_admin+ep BINARY, or in the systemd unit "+
+			"AmbientCapabilities=CAP_NET_ADMIN CAP_SYS_ADMIN and the same CapabilityBoundingSet=), "+
+			"or, with CAP_NET_ADMIN only, start the process in the namespace (ip netns exec NAME, or systemd NetworkNamespacePath=) "+
+			"and open the reader without a namespace: %w", ErrPermission, err)
 	}
 	return err
 }

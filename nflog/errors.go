@@ -36,6 +36,27 @@ var (
 	// ErrNotSupported: the kernel (or platform) lacks what was asked for.
 	ErrNotSupported = errors.New("not supported")
 
+	// ErrTruncated reports a capture file that ends inside a record (or
+	// inside its header): tcpdump was stopped while writing, or the copy is
+	// incomplete. The records before it were read; it is returned in a
+	// *CaptureError that says where, and ends the stream.
+	ErrTruncated = errors.New("capture file is truncated")
+
+	// ErrSkipped reports that a pcapng capture holds packets of an
+	// interface that is not NFLOG (tcpdump -i nflog:5 -i lo): they are
+	// skipped and counted in Stats.Skipped, and the NFLOG ones read. It is
+	// returned once per reader, in a *CaptureError naming the first such
+	// record; the reader stays usable (IsTemporary).
+	ErrSkipped = errors.New("packets of an interface that is not NFLOG are skipped")
+
+	// ErrNameWatch reports that the goroutine following interface renames
+	// (rtnetlink link notifications) stopped on an error of its socket.
+	// Names are then looked up from the kernel as packets need them,
+	// which is slower but as right. It is returned once per reader, in an
+	// *OpError with the cause, and counted in Stats.NameWatchFailures; the
+	// reader stays usable (IsTemporary).
+	ErrNameWatch = errors.New("interface names are no longer followed (each is now looked up as packets need it)")
+
 	// ErrInvalidConfig is wrapped by every validation error of Open,
 	// OpenGroups, Config.Validate and SetReadBufferSize, each a
 	// *ConfigError.
@@ -143,9 +164,39 @@ func (e *OpError) Error() string {
 
 func (e *OpError) Unwrap() error { return e.Err }
 
+// CaptureError reports where in a capture file reading stopped or what it
+// skipped. It wraps ErrTruncated for a file cut short, ErrSkipped for the
+// first packet of an interface that is not NFLOG, and the reason why a
+// damaged file cannot be read on.
+type CaptureError struct {
+	// File is the path given to OpenFile; empty for NewFileReader.
+	File string
+	// Record is the number of the record concerned, 1 for the first packet
+	// record of the file: for a truncated file, the one cut short (those
+	// before it were read).
+	Record int
+	// Offset is the byte offset in the file where that record (in pcapng,
+	// its block) starts.
+	Offset int64
+	Err    error
+}
+
+func (e *CaptureError) Error() string {
+	file := ""
+	if e.File != "" {
+		file = e.File + ": "
+	}
+	return fmt.Sprintf("nflog: %srecord %d at byte offset %d: %v", file, e.Record, e.Offset, e.Err)
+}
+
+func (e *CaptureError) Unwrap() error { return e.Err }
+
 // IsTemporary reports whether err leaves the reader usable: an overrun, a
-// decode error or a would-block. Any other error from a read is final.
+// decode error, a would-block, the note that a capture's packets of other
+// interfaces are skipped (ErrSkipped), or that interface names are no
+// longer followed (ErrNameWatch). Any other error from a read is final.
 func IsTemporary(err error) bool {
 	var de *DecodeError
-	return errors.Is(err, ErrOverrun) || errors.Is(err, ErrWouldBlock) || errors.As(err, &de)
+	return errors.Is(err, ErrOverrun) || errors.Is(err, ErrWouldBlock) || errors.Is(err, ErrSkipped) ||
+		errors.Is(err, ErrNameWatch) || errors.As(err, &de)
 }

@@ -199,18 +199,27 @@ func TestOpenFileErrors(t *testing.T) {
 	_, err = OpenFile(filepath.Join(dir, "missing.pcap"), nil)
 	require.ErrorIs(t, err, os.ErrNotExist)
 
-	// A record cut short at the end of the file ends the stream; the
-	// records before it are read.
+	// A record cut short at the end of the file: the records before it are
+	// read, then the cut is reported with where it is (tcpdump: "truncated
+	// dump file; tried to read 72 captured bytes, only got 62").
 	full, err := os.ReadFile("testdata/lo-mixed.pcap")
 	require.NoError(t, err)
-	r, err := OpenFile(write("cut.pcap", full[:len(full)-10]), &FileConfig{DisableInterfaceNames: true})
+	cut := write("cut.pcap", full[:len(full)-10])
+	r, err := OpenFile(cut, &FileConfig{DisableInterfaceNames: true})
 	require.NoError(t, err)
 	n := 0
+	var last error
 	for _, err := range r.All(context.Background()) {
-		require.NoError(t, err)
+		if err != nil {
+			last = err
+			break
+		}
 		n++
 	}
 	require.Equal(t, len(loMixed)-1, n)
+	require.ErrorIs(t, last, ErrTruncated)
+	require.EqualError(t, last, "nflog: "+cut+": record 7 at byte offset 980: capture file is truncated: the file ends 78 bytes into "+
+		"the record (header and 72 captured bytes), which is 88 bytes long (tcpdump was stopped while writing, or the copy is incomplete); the records before it were read")
 }
 
 func TestWriterNeedsRawMessage(t *testing.T) {
@@ -238,14 +247,22 @@ func TestCloseUnblocksCaptureRead(t *testing.T) {
 	require.NoError(t, err)
 	_, err = pw.Write(full[:24]) // the file header only
 	require.NoError(t, err)
-	r, err := newFileReader(pr, pr, &FileConfig{DisableInterfaceNames: true})
+	r, err := newFileReader(pr, pr, "", &FileConfig{DisableInterfaceNames: true})
 	require.NoError(t, err)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := r.Next(context.Background())
 		errc <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	// The read is inside the file once it holds the file's lock.
+	src := r.src.(*fileSource)
+	require.Eventually(t, func() bool {
+		if src.mu.TryLock() {
+			src.mu.Unlock()
+			return false
+		}
+		return true
+	}, 10*time.Second, time.Millisecond, "the read never reached the file")
 	closed := make(chan struct{})
 	go func() { r.Close(); close(closed) }()
 	select {

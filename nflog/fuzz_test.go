@@ -53,6 +53,24 @@ func FuzzDecode(f *testing.F) {
 		if !bytes.Equal(c.Payload, p.Payload) || c.Prefix != p.Prefix {
 			t.Fatal("Clone differs")
 		}
+		// The same message cut by a snap length: no attribute it cut is
+		// reported, so each one decoded lies within what was kept.
+		cut := b[:len(b)/2]
+		var q Packet
+		if err := d.decodeRecord(cut, len(b), swap, time.Time{}, &q); err != nil || len(cut) == len(b) {
+			return
+		}
+		if !q.Truncated || q.OriginalLen != len(b) {
+			t.Fatalf("cut packet not marked truncated")
+		}
+		for _, s := range [][]byte{q.Payload, q.HwAddr, q.HwHeader, q.L2Header, q.Conntrack.Labels} {
+			if len(s) > 0 && offsetIn(s, cut) < 0 {
+				t.Fatalf("decoded slice of a cut message lies outside what was kept")
+			}
+		}
+		if q.Has(AttrPayload) && !p.Has(AttrPayload) {
+			t.Fatalf("the cut message has a payload the whole one has not")
+		}
 	})
 }
 
@@ -105,6 +123,28 @@ func FuzzCaptureFile(f *testing.F) {
 	}
 	f.Add(full)
 	f.Add(full[:200])
+	// The same records as pcapng, modified pcap and cut by a snap length.
+	c, err := newCaptureReader(bytes.NewReader(full), 239)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ng := newNgFile(hostOrder).iface(239, "nflog", 9).iface(1, "lo", 0)
+	var recs []pcapRec
+	for {
+		rec, err := c.next()
+		if err != nil {
+			break
+		}
+		r := pcapRec{data: append([]byte(nil), rec.data...), capLen: -1, time: rec.time}
+		ng.packet(0, uint64(rec.time.UnixNano()), r).packet(1, 1, pcapRec{data: make([]byte, 14), capLen: -1})
+		recs = append(recs, r)
+	}
+	f.Add(ng.b)
+	f.Add(pcapFile(hostOrder, pcapMagicModified, 239, recs...))
+	for i := range recs {
+		recs[i].capLen = 40
+	}
+	f.Add(pcapFile(hostOrder, pcapMagicNanos, 239, recs...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := NewFileReader(bytes.NewReader(b), &FileConfig{DisableInterfaceNames: true})
 		if err != nil {

@@ -149,6 +149,19 @@ func (s *fakeSource) close() error {
 	return nil
 }
 
+// waitReceiving waits, bounded, until a read holds r's receive lock: it is
+// then receiving from the source, or about to.
+func waitReceiving(t testing.TB, r *Reader) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.recvLock) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no read took the receive lock within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func newFakeReader(t testing.TB, cfg Config, batches ...[]byte) (*Reader, *fakeSource) {
 	src := newFakeSource(true, batches...)
 	r := newReader(src, []int{1}, cfg, nil)

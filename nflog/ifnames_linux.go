@@ -4,6 +4,7 @@ package nflog
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,12 +18,26 @@ import (
 // namespace. It lists the links once, then follows rtnetlink link
 // notifications (added, renamed, removed) on a goroutine of its own, so a
 // lookup on the hot path is one atomic load and a map read.
+//
+// If the follower's socket fails, the table would silently go stale: the
+// follower records why and stops, the reader hands the error out once
+// (takeFailure) and counts it (failures), and from then on every name is
+// looked up from the kernel as packets ask for it, on a request socket of
+// its own: slower, but right.
 type interfaceNames struct {
 	names   atomic.Pointer[map[uint32]string] // replaced whole on each change
 	watch   *rtnetlink.Conn
 	netns   int
 	mu      sync.Mutex // serialises writers of names
 	stopped chan struct{}
+	closing atomic.Bool // set by close before it closes watch: errors then are the close
+
+	failErr  error       // why the follower stopped; written before failed is set
+	failed   atomic.Bool // the follower stopped on an error: names are looked up
+	reported atomic.Bool // takeFailure handed failErr out
+
+	lookupMu sync.Mutex      // guards lookup, used by the decoder and closed by close
+	lookup   *rtnetlink.Conn // for lookups once failed; nil until the first
 
 	last struct { // the last lookup; see name
 		table *map[uint32]string
@@ -74,11 +89,18 @@ func (n *interfaceNames) follow() {
 	for {
 		rtmsgs, msgs, err := n.watch.Receive()
 		if err != nil {
+			if n.closing.Load() {
+				return
+			}
 			if errors.Is(err, unix.ENOBUFS) { // missed notifications: start over
-				n.relist()
+				if err := n.relist(); err != nil && !n.closing.Load() {
+					n.fail(fmt.Errorf("listing the links again after missed notifications: %w", err))
+					return
+				}
 				continue
 			}
-			return // closed
+			n.fail(fmt.Errorf("receiving link notifications: %w", err))
+			return
 		}
 		for i, m := range rtmsgs {
 			lm, ok := m.(*rtnetlink.LinkMessage)
@@ -117,9 +139,35 @@ func (n *interfaceNames) update(index uint32, name string) {
 	n.names.Store(&m)
 }
 
+// fail records why the follower stopped; names are looked up from now on.
+func (n *interfaceNames) fail(err error) {
+	n.failErr = &OpError{Op: "watch interface names", Group: -1, Err: fmt.Errorf("%w: %w", ErrNameWatch, err)}
+	n.failed.Store(true)
+}
+
+// takeFailure returns the follower's failure the first time it is asked
+// after it happened, nil otherwise.
+func (n *interfaceNames) takeFailure() error {
+	if !n.failed.Load() || n.reported.Swap(true) {
+		return nil
+	}
+	return n.failErr
+}
+
+// failures is 1 once the follower failed.
+func (n *interfaceNames) failures() uint64 {
+	if n.failed.Load() {
+		return 1
+	}
+	return 0
+}
+
 // name returns the interface's name, or "ifindexN" for an index the
 // namespace does not (or no longer) know, so that the value stays stable.
 func (n *interfaceNames) name(index uint32) string {
+	if n.failed.Load() {
+		return n.lookupName(index)
+	}
 	m := n.names.Load()
 	// Consecutive packets mostly name the same interface: remember the
 	// last answer for this version of the table (a map lookup was a tenth
@@ -136,9 +184,50 @@ func (n *interfaceNames) name(index uint32) string {
 	return s
 }
 
+// lookupName asks the kernel for one interface's name, once the follower
+// failed. Without a request socket either, the last table answers.
+func (n *interfaceNames) lookupName(index uint32) string {
+	n.lookupMu.Lock()
+	defer n.lookupMu.Unlock()
+	if n.lookup == nil && !n.closing.Load() {
+		c, err := rtnetlink.Dial(&netlink.Config{NetNS: n.netns})
+		if err == nil {
+			n.lookup = c
+		}
+	}
+	if n.lookup != nil {
+		l, err := n.lookup.Link.Get(index)
+		if err == nil && l.Attributes != nil && l.Attributes.Name != "" {
+			return l.Attributes.Name
+		}
+		// A link the kernel does not know comes back as ENODEV, or as an
+		// empty answer (rtnetlink's "too many/little matches", not a
+		// netlink.OpError): the index is unknown. A failing socket is an
+		// OpError: then the last table is the best answer.
+		var oe *netlink.OpError
+		if errors.As(err, &oe) && !errors.Is(err, unix.ENODEV) {
+			if s, ok := (*n.names.Load())[index]; ok {
+				return s
+			}
+		}
+		return unknownInterface(index)
+	}
+	if s, ok := (*n.names.Load())[index]; ok {
+		return s
+	}
+	return unknownInterface(index)
+}
+
 func (n *interfaceNames) close() {
+	n.closing.Store(true)
 	n.watch.Close()
 	<-n.stopped
+	n.lookupMu.Lock()
+	if n.lookup != nil {
+		n.lookup.Close()
+		n.lookup = nil
+	}
+	n.lookupMu.Unlock()
 }
 
 // unknownInterface names an index with no known interface. Small indexes

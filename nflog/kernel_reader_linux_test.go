@@ -359,7 +359,7 @@ func TestKernelCloseUnblocks(t *testing.T) {
 			errs <- err
 		}()
 	}
-	time.Sleep(100 * time.Millisecond) // let them block
+	waitBlockedReads(t, readers)
 	select {
 	case err := <-errs:
 		t.Fatalf("a reader returned without traffic: %v", err)
@@ -424,7 +424,7 @@ func TestKernelContext(t *testing.T) {
 		_, err := r.Next(ctx)
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	waitBlockedReads(t, 1) // cancel a read that waits, not one yet to start
 	cancel()
 	select {
 	case err := <-done:
@@ -651,8 +651,13 @@ func TestKernelQueue(t *testing.T) {
 	// Queue with wait blocks until a packet comes.
 	sendErr := make(chan error, 1)
 	go func() {
-		time.Sleep(50 * time.Millisecond)
+		// Queue waits before the packet comes (a goroutine may not
+		// t.Fatal: the error goes with the send's).
+		blocked := blockedReadsWithin(1, 10*time.Second)
 		_, err := s.conn.WriteTo(udpID(100), s.to)
+		if err == nil && !blocked {
+			err = errors.New("Queue(ctx, true) was not blocked within 10s")
+		}
 		sendErr <- err
 	}()
 	n, err = r.Queue(ctx, true)

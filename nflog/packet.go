@@ -77,6 +77,17 @@ type Packet struct {
 	// than it, in the order received.
 	Unknown []RawAttribute
 
+	// Truncated reports a message that a capture file holds only in part:
+	// the capture's snap length (tcpdump -s) cut its record, so Raw has
+	// fewer bytes than OriginalLen. The attributes wholly within Raw are
+	// decoded; the one the cut fell in and those after it are missing, and
+	// Has reports them absent. A cut between two attributes is flagged the
+	// same. Messages from the kernel are never truncated: the copy range
+	// shortens the payload attribute, which stays whole.
+	Truncated bool
+	// OriginalLen is the message's length before the cut, when Truncated.
+	OriginalLen int
+
 	// Raw is the message as received: the nfgenmsg header and the
 	// attributes, their headers in host byte order (or in the capturing
 	// host's order, for a capture file of the other endianness). It is what
@@ -167,7 +178,7 @@ func rebase(sub, src, dst []byte) []byte {
 
 // Map returns the packet as a map of names to Go values, like nflogr's
 // dict(data): family, group, timestamp, timestamp_us and kernel_time
-// always; the attributes the kernel sent (hook with the packet header,
+// always; truncated and original_len for a truncated capture record; the attributes the kernel sent (hook with the packet header,
 // interface names with their indexes, ...); and what Layers decodes
 // (length, src, dst, ip_proto, sport, dport, icmp_type, icmp_code).
 // hwaddr is colon-separated, other byte values are hex strings, and payload
@@ -179,6 +190,10 @@ func (p *Packet) Map() map[string]any {
 		"timestamp":    p.Timestamp,
 		"timestamp_us": p.Timestamp.UnixMicro(),
 		"kernel_time":  p.Has(AttrTimestamp),
+	}
+	if p.Truncated {
+		m["truncated"] = true
+		m["original_len"] = p.OriginalLen
 	}
 	if p.Has(AttrPacketHdr) {
 		m["proto"] = p.HwProtocol

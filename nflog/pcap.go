@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -19,7 +20,8 @@ import (
 // Capture files of NFLOG traffic (tcpdump -i nflog:N -w FILE) use
 // LINKTYPE_NFLOG: each record is one message body (nfgenmsg and attributes),
 // attribute headers in the capturing host's byte order, values as the kernel
-// sent them. gopacket's pcapgo reads and writes the file framing.
+// sent them. capture_read.go reads the file framing, gopacket's pcapgo
+// writes it.
 
 // FileConfig holds the options of OpenFile and NewFileReader.
 type FileConfig struct {
@@ -30,17 +32,29 @@ type FileConfig struct {
 }
 
 // OpenFile opens a pcap or pcapng capture of LINKTYPE_NFLOG records, in
-// either byte order, and returns a Reader over its packets. It needs no
-// privileges. Packets without a kernel timestamp get the record's time.
-// Reads return io.EOF at the end of the file; Close closes the file.
+// either byte order (and pcap's modified format), and returns a Reader over
+// its packets. It needs no privileges. Packets without a kernel timestamp
+// get the record's time.
+//
+// Reads return io.EOF at the end of the file, or a *CaptureError wrapping
+// ErrTruncated when the file ends inside a record, after every complete
+// record. A record that the capture's snap length cut is decoded as far as
+// its attributes are whole and marked Packet.Truncated (Stats.Truncated).
+// The packets of a pcapng file's interfaces that are not NFLOG are skipped
+// and counted (Stats.Skipped), and the first of them is reported once with
+// an ErrSkipped error. Close closes the file.
 func OpenFile(path string, cfg *FileConfig) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	r, err := newFileReader(f, f, cfg)
+	r, err := newFileReader(f, f, path, cfg)
 	if err != nil {
 		f.Close()
+		var ce *CaptureError
+		if errors.As(err, &ce) {
+			return nil, err // it names the file
+		}
 		return nil, fmt.Errorf("nflog: %s: %w", path, err)
 	}
 	return r, nil
@@ -50,46 +64,26 @@ func OpenFile(path string, cfg *FileConfig) (*Reader, error) {
 // close rd, and a read blocked in rd (a pipe) is not interrupted by Close or
 // a context: make rd return, or use OpenFile.
 func NewFileReader(rd io.Reader, cfg *FileConfig) (*Reader, error) {
-	return newFileReader(rd, nil, cfg)
+	return newFileReader(rd, nil, "", cfg)
 }
 
-func newFileReader(rd io.Reader, closer io.Closer, cfg *FileConfig) (*Reader, error) {
+func newFileReader(rd io.Reader, closer io.Closer, path string, cfg *FileConfig) (*Reader, error) {
 	var c FileConfig
 	if cfg != nil {
 		c = *cfg
 	}
-	br := bufio.NewReaderSize(rd, 64<<10)
-	head, err := br.Peek(12)
+	cr, err := newCaptureReader(rd, uint32(linkTypeNFLOG))
 	if err != nil {
-		return nil, fmt.Errorf("reading the file header: %w", err)
-	}
-	src := &fileSource{closer: closer, done: make(chan struct{})}
-	var little bool
-	var linkType layers.LinkType
-	switch {
-	case binary.LittleEndian.Uint32(head) == 0x0a0d0d0a: // pcapng section header block
-		little = binary.LittleEndian.Uint32(head[8:]) == 0x1a2b3c4d
-		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			return nil, err
+		var ce *CaptureError
+		if errors.As(err, &ce) {
+			ce.File = path
 		}
-		src.next, linkType = ng.ZeroCopyReadPacketData, ng.LinkType()
-	case isPcapMagic(binary.LittleEndian.Uint32(head)):
-		little = true
-		fallthrough
-	case isPcapMagic(binary.BigEndian.Uint32(head)):
-		pr, err := pcapgo.NewReader(br)
-		if err != nil {
-			return nil, err
-		}
-		src.next, linkType = pr.ZeroCopyReadPacketData, pr.LinkType()
-	default:
-		return nil, errors.New("not a pcap or pcapng file")
+		return nil, err
 	}
-	if linkType != linkTypeNFLOG {
-		return nil, fmt.Errorf("link type %d is not NFLOG (239): capture with tcpdump -i nflog:GROUP -w FILE", int(linkType))
+	if !cr.ng && cr.linkType != uint32(linkTypeNFLOG) {
+		return nil, &linkTypeError{linkType: cr.linkType}
 	}
-	src.swap = little != hostLittle
+	src := &fileSource{file: cr, path: path, closer: closer, done: make(chan struct{})}
 
 	var names nameResolver
 	if !c.DisableInterfaceNames {
@@ -105,18 +99,19 @@ func newFileReader(rd io.Reader, closer io.Closer, cfg *FileConfig) (*Reader, er
 	return newReader(src, nil, Config{}, names), nil
 }
 
-func isPcapMagic(m uint32) bool { return m == 0xa1b2c3d4 || m == 0xa1b23c4d }
-
 // fileSource yields one capture record per batch.
 type fileSource struct {
 	notASocket
-	mu     sync.Mutex // pcapgo readers are not safe for concurrent use
-	next   func() ([]byte, gopacket.CaptureInfo, error)
-	swap   bool
-	closer io.Closer
-	names  interface{ close() }
-	done   chan struct{}
-	once   sync.Once
+	mu      sync.Mutex // guards file, ended and warned
+	file    *captureReader
+	path    string
+	ended   bool // the file ended or failed: reads return io.EOF
+	warned  bool // ErrSkipped was returned
+	skipped atomic.Uint64
+	closer  io.Closer
+	names   interface{ close() }
+	done    chan struct{}
+	once    sync.Once
 }
 
 func (s *fileSource) bufferSize() int   { return 0 }
@@ -128,21 +123,47 @@ func (s *fileSource) receive(ctx context.Context, _ []byte, _ bool) (batch, erro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	select {
-	case <-s.done:
-		return batch{}, ErrClosed
-	default:
-	}
-	data, ci, err := s.next()
-	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	for {
+		select {
+		case <-s.done:
+			return batch{}, ErrClosed
+		default:
+		}
+		if s.ended {
 			return batch{}, io.EOF
 		}
-		return batch{}, &OpError{Op: "read capture", Group: -1, Err: err}
+		rec, err := s.file.next()
+		if err != nil {
+			// The end, a truncation or a damaged file: each ends the
+			// stream, and is said once.
+			s.ended = true
+			var ce *CaptureError
+			if errors.As(err, &ce) {
+				ce.File = s.path
+			}
+			return batch{}, err
+		}
+		if rec.linkType != uint32(linkTypeNFLOG) {
+			s.skipped.Add(1)
+			if !s.warned {
+				s.warned = true
+				name := ""
+				if rec.ifName != "" {
+					name = fmt.Sprintf(" (%q)", rec.ifName)
+				}
+				return batch{}, &CaptureError{File: s.path, Record: rec.record, Offset: rec.offset, Err: fmt.Errorf(
+					"%w: interface %d%s has link type %d, not NFLOG (239); its packets, and those of any other such interface, are skipped and counted (Stats.Skipped), the NFLOG ones read",
+					ErrSkipped, rec.iface, name, rec.linkType)}
+			}
+			continue
+		}
+		b := batch{data: rec.data, swap: rec.little != hostLittle, time: rec.time}
+		if rec.origLen > len(rec.data) {
+			b.origLen = rec.origLen
+		}
+		return b, nil
 	}
-	return batch{data: data, swap: s.swap, time: ci.Timestamp}, nil
 }
-
 func (s *fileSource) close() error {
 	var err error
 	s.once.Do(func() {
@@ -215,7 +236,8 @@ func (w *PcapWriter) WritePacket(p *Packet) error {
 	if ts.IsZero() {
 		ts = time.Now()
 	}
-	return w.write(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: len(data)}, data)
+	// A truncated packet keeps its original length: the file says it was cut.
+	return w.write(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: max(len(data), p.OriginalLen)}, data)
 }
 
 // Flush writes buffered records to the underlying writer.

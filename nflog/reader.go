@@ -54,6 +54,7 @@ type Reader struct {
 
 	// Guarded by recvLock.
 	dec      decoder
+	watch    nameWatch // dec's names, when they follow changes and can fail
 	buf      []byte
 	scratch  Packet            // the packet Loop hands to its callback
 	nextSeq  map[uint16]uint32 // per group: the sequence number expected next
@@ -65,7 +66,7 @@ type Reader struct {
 	pending []entry    // received, decoded, not yet read
 	head    int
 
-	received, overruns, lost, decodeErrors, growths atomic.Uint64
+	received, overruns, lost, decodeErrors, growths, truncated atomic.Uint64
 }
 
 // entry is a queued message or the error met in its place, kept in order.
@@ -74,8 +75,18 @@ type entry struct {
 	err error
 }
 
+// nameWatch is a nameResolver that follows changes and can fail
+// (interfaceNames on Linux): the reader hands the failure out once, in the
+// stream, and counts it.
+type nameWatch interface {
+	takeFailure() error
+	failures() uint64
+}
+
 func newReader(src source, groups []int, cfg Config, names nameResolver) *Reader {
+	watch, _ := names.(nameWatch)
 	return &Reader{
+		watch:    watch,
 		src:      src,
 		groups:   groups,
 		cfg:      cfg,

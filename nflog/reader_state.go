@@ -44,17 +44,39 @@ type Stats struct {
 	DecodeErrors uint64
 	// BufferGrowths counts receive buffer growths (Config.MaxReadBufferSize).
 	BufferGrowths uint64
+	// Truncated counts packets of a capture file that its snap length cut
+	// (Packet.Truncated): decoded, but missing their last attributes.
+	Truncated uint64
+	// Skipped counts the records of a capture file's interfaces that are
+	// not NFLOG, which are not read (see ErrSkipped).
+	Skipped uint64
+	// NameWatchFailures is 1 once the follower of interface renames failed
+	// and names are looked up per packet (see ErrNameWatch).
+	NameWatchFailures uint64
 }
 
 // Stats returns every counter at once.
 func (r *Reader) Stats() Stats {
-	return Stats{
+	s := Stats{
 		Received:      r.received.Load(),
 		Overruns:      r.overruns.Load(),
 		Lost:          r.lost.Load(),
 		DecodeErrors:  r.decodeErrors.Load(),
 		BufferGrowths: r.growths.Load(),
+		Truncated:     r.truncated.Load(),
+		Skipped:       r.skipped(),
 	}
+	if r.watch != nil {
+		s.NameWatchFailures = r.watch.failures()
+	}
+	return s
+}
+
+func (r *Reader) skipped() uint64 {
+	if f, ok := r.src.(*fileSource); ok {
+		return f.skipped.Load()
+	}
+	return 0
 }
 
 // Drops returns Stats().Overruns under nflogr's name, drops: how many times

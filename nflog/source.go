@@ -59,6 +59,9 @@ type batch struct {
 	framed bool      // data holds netlink messages (a datagram), not one body
 	swap   bool      // attribute headers are in the other byte order
 	time   time.Time // when it was received (or recorded)
+	// origLen is set when a capture's snap length cut the record: the
+	// message's length before the cut, more than len(data).
+	origLen int
 }
 
 // errENOBUFS is how a source reports an overrun to the reader, which applies

@@ -23,6 +23,7 @@ import (
 type tlvIter struct {
 	b    []byte
 	swap bool
+	cut  bool // b was cut short: an attribute running past its end ends the walk, without error
 	typ  uint16
 	val  []byte
 	err  error
@@ -58,6 +59,10 @@ func (it *tlvIter) next() bool {
 //go:noinline
 func (it *tlvIter) fail() {
 	b := it.b
+	if it.cut && (len(b) < nlaHdrLen || int(it.length(b)) >= nlaHdrLen) {
+		it.b = nil // the attribute the cut fell in: missing, not malformed
+		return
+	}
 	if len(b) < nlaHdrLen {
 		it.err = fmt.Errorf("%w: %d trailing bytes after the last attribute", ErrMalformed, len(b))
 		return
@@ -68,6 +73,14 @@ func (it *tlvIter) fail() {
 		l, t = bits.ReverseBytes16(l), bits.ReverseBytes16(t)
 	}
 	it.err = fmt.Errorf("%w: attribute type %d has length %d with %d bytes left", ErrMalformed, t&nlaTypeMask, l, len(b))
+}
+
+func (it *tlvIter) length(b []byte) uint16 {
+	l := binary.NativeEndian.Uint16(b[0:2])
+	if it.swap {
+		l = bits.ReverseBytes16(l)
+	}
+	return l
 }
 
 // nlaAlign is NLA_ALIGN (and NLMSG_ALIGN): round up to 4 bytes.
@@ -117,15 +130,30 @@ type nameResolver interface {
 // reset first; p's slices alias body. recvTime stands in for the timestamp
 // when the kernel sent none. The Unknown slice of p is reused.
 func (d *decoder) decode(body []byte, swap bool, recvTime time.Time, p *Packet) error {
+	return d.decodeRecord(body, 0, swap, recvTime, p)
+}
+
+// decodeRecord is decode for a capture record that the snap length may have
+// cut: origLen, when more than len(body), is the message's length before
+// the cut. The attributes wholly within body are decoded, the cut one is
+// left out, and the packet is marked Truncated.
+func (d *decoder) decodeRecord(body []byte, origLen int, swap bool, recvTime time.Time, p *Packet) error {
 	unknown := p.Unknown[:0]
 	*p = Packet{} // cleared in place: a composite literal here built a temporary and copied it
 	p.Unknown, p.Raw, p.swapped = unknown, body, swap
+	cut := origLen > len(body)
 	if len(body) < nfgenmsgLen {
+		if cut {
+			return fmt.Errorf("%w: the capture's snap length cut the record to %d bytes, inside the 4-byte nfgenmsg header", ErrMalformed, len(body))
+		}
 		return fmt.Errorf("%w: message has %d bytes, shorter than the 4-byte nfgenmsg header", ErrMalformed, len(body))
+	}
+	if cut {
+		p.Truncated, p.OriginalLen = true, origLen
 	}
 	p.Family = Family(body[0])
 	p.Group = binary.BigEndian.Uint16(body[2:4])
-	it := tlvIter{b: body[nfgenmsgLen:], swap: swap}
+	it := tlvIter{b: body[nfgenmsgLen:], swap: swap, cut: cut}
 	var err error
 	for it.next() {
 		v := it.val

@@ -26,7 +26,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 0
 fi
 
-make -s deps
+make -s deps-demo
 ns=nflog-demo-$$
 cleanup() { ip netns delete "$ns" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -53,18 +53,28 @@ cat > "$conf" <<CONF
     name = "dport"
     key = ["action", "dport"]
 CONF
-echo "# iptables rules in namespace $ns:"
-x iptables -S | grep NFLOG | sed 's/^/#   /'
+echo "# rules in namespace $ns:"
+x iptables -S | grep -v '^-P' | sed 's/^/#   iptables /'
+x ip6tables -S | grep -v '^-P' | sed 's/^/#   ip6tables /'
 echo "# plugin.conf:"; sed 's/^/#   /' "$conf"
-echo "# metrics ($bin -config plugin.conf -poll_interval 1s):"
+echo "# metrics ($bin -config plugin.conf -poll-interval 0): the packets, then, on"
+echo "# one line to its standard input, the counters, rankings and statistics once:"
 
-# The binary stops at the end of its standard input: keep it open while the
-# traffic flows, then close it.
-(sleep 3) | "$bin" -config "$conf" -poll_interval 1s &
-pid=$!
-for _ in $(seq 100); do x grep -qE '^ *5 ' /proc/net/netfilter/nfnetlink_log 2>/dev/null && break; sleep 0.05; done
-sleep 0.3
-for i in 1 2 3; do x bash -c "echo -n demo$i > /dev/udp/127.0.0.1/9"; done
-x bash -c 'echo -n v6 > /dev/udp/::1/9'
-x timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/22' 2>/dev/null || true
-wait "$pid"
+# The binary emits the statistics on each line of its standard input
+# (-poll-interval 0: never on a timer) and stops at its end. The block
+# below sends the traffic, waits for its packets in the output, asks for
+# the statistics with one line, waits for them and closes the input. Each
+# wait is bounded (100 x 50ms).
+out=$tmp/metrics
+: > "$out"
+wait_for() { for _ in $(seq 100); do if "$@"; then return 0; fi; sleep 0.05; done; return 0; }
+packets() { [ "$(grep -c '^nflog,' "$out")" -ge 5 ]; }
+{
+	wait_for x grep -qE '^ *5 ' /proc/net/netfilter/nfnetlink_log
+	for i in 1 2 3; do x bash -c "echo -n demo$i > /dev/udp/127.0.0.1/9"; done
+	x bash -c 'echo -n v6 > /dev/udp/::1/9'
+	x timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/22' 2>/dev/null || true
+	wait_for packets
+	echo
+	wait_for grep -q '^nflog_stats' "$out"
+} | "$bin" -config "$conf" -poll-interval 0 | tee "$out"

@@ -84,9 +84,13 @@ var toolPackages = map[string]string{
 	"setcap":     "libcap2-bin",
 	"bash":       "bash",
 	"cat":        "coreutils",
+	"timeout":    "coreutils",
 	"influxd":    "influxdb",
 	"promtool":   "prometheus",
 	"prometheus": "prometheus",
+	"make":       "make",
+	// Runs without a running systemd (verify, security --offline).
+	"systemd-analyze": "systemd",
 }
 
 // RequireTools checks with exec.LookPath that every named tool is on PATH.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
 
@@ -682,5 +684,59 @@ func TestProcNflog(t *testing.T) {
 			t.Fatalf("group still listed after closing the socket:\n%s", ProcNflog(t, a))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestUnit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.service")
+	require.NoError(t, os.WriteFile(path, []byte(`# comment
+[Unit]
+Description=x
+
+[Service]
+User=telegraf
+ExecStart=-/usr/bin/telegraf --config /etc/x.conf
+AmbientCapabilities=CAP_NET_ADMIN
+AmbientCapabilities=CAP_SYS_ADMIN cap_net_raw
+CapabilityBoundingSet=CAP_NET_ADMIN
+NoNewPrivileges=yes
+`), 0o644))
+	u := ReadUnit(t, path)
+	require.Equal(t, []string{"telegraf"}, u.Service("User"))
+	require.Equal(t, []string{"x"}, u["Unit"]["Description"])
+	argv, err := u.ExecStart()
+	require.NoError(t, err)
+	require.Equal(t, []string{"/usr/bin/telegraf", "--config", "/etc/x.conf"}, argv)
+	args, err := u.SetprivArgs("65534", "65533")
+	require.NoError(t, err)
+	require.Equal(t, []string{"--reuid=65534", "--regid=65533", "--clear-groups",
+		"--inh-caps=-all,+net_admin,+sys_admin,+net_raw", "--ambient-caps=-all,+net_admin,+sys_admin,+net_raw",
+		"--bounding-set=-all,+net_admin", "--no-new-privs"}, args)
+
+	u["Service"]["AmbientCapabilities"] = append(u["Service"]["AmbientCapabilities"], "")
+	caps, err := u.Capabilities("AmbientCapabilities")
+	require.NoError(t, err)
+	require.Empty(t, caps, "an empty assignment resets the list")
+	u["Service"]["CapabilityBoundingSet"] = []string{"~CAP_SYS_ADMIN"}
+	_, err = u.SetprivArgs("0", "0")
+	require.ErrorContains(t, err, "inverted")
+	delete(u["Service"], "CapabilityBoundingSet")
+	_, err = u.SetprivArgs("0", "0")
+	require.ErrorContains(t, err, "CapabilityBoundingSet")
+	u["Service"]["ExecStart"] = []string{`/bin/sh -c "x"`}
+	_, err = u.ExecStart()
+	require.Error(t, err)
+}
+
+func TestVmRSS(t *testing.T) {
+	v, err := parseVmRSS([]byte("Name:\ttest\nVmPeak:\t  9000 kB\nVmRSS:\t    1234 kB\nThreads:\t1\n"))
+	if err != nil || v != 1234<<10 {
+		t.Fatalf("parseVmRSS = %d, %v; want %d", v, err, 1234<<10)
+	}
+	if _, err := parseVmRSS([]byte("Name:\tkthreadd\n")); err == nil {
+		t.Fatal("no VmRSS line: want an error")
+	}
+	if VmRSS(t, "self") == 0 {
+		t.Fatal("this process has no resident memory")
 	}
 }

@@ -4,8 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,7 +96,7 @@ func TestIntegrationBinaryStalledStdout(t *testing.T) {
 			conf := writeConf(t, ns, "  copy_range = 0\n  read_buffer_size = \"1MiB\"\n  max_read_buffer_size = 0\n"+
 				"  flush_timeout = \"10ms\"\n  queue_threshold = 64\n")
 
-			cmd := exec.Command(binary(t), "-config", conf, "-format", format, "-poll_interval_disabled")
+			cmd := exec.Command(binary(t), "-config", conf, "-format", format, "-poll-interval-disabled")
 			stdin, err := cmd.StdinPipe()
 			require.NoError(t, err)
 			stdout, err := cmd.StdoutPipe()
@@ -117,47 +115,24 @@ func TestIntegrationBinaryStalledStdout(t *testing.T) {
 				return strings.HasPrefix(l, "I! [inputs.nflog] Reading NFLOG groups")
 			})
 			pid := strconv.Itoa(cmd.Process.Pid)
-			rss0 := vmRSS(t, pid)
+			rss0 := nftest.VmRSS(t, pid)
 
 			// Nobody reads stdout during the flood.
-			var peak atomic.Uint64
-			ctx, stopSampling := context.WithCancel(t.Context())
-			var sampler sync.WaitGroup
-			sampler.Add(1)
-			go func() {
-				defer sampler.Done()
-				for ctx.Err() == nil {
-					if b, err := os.ReadFile("/proc/" + pid + "/status"); err == nil {
-						if v := parseRSS(b); v > peak.Load() {
-							peak.Store(v)
-						}
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-			}()
+			stopSampling := nftest.SamplePeakRSS(pid, 20*time.Millisecond)
 			sent, err := nftest.Flood(t.Context(), ns, "127.0.0.1:9", payload, 200_000, 3*time.Second)
 			time.Sleep(200 * time.Millisecond)
-			stopSampling()
-			sampler.Wait()
+			peak := stopSampling()
 			require.NoError(t, err)
-			rss1 := vmRSS(t, pid)
+			rss1 := nftest.VmRSS(t, pid)
 			t.Logf("%s, stdout stalled: %d datagrams of %d bytes (%.0f MiB); RSS %.1f -> %.1f MiB (peak %.1f)",
-				format, sent, payload, float64(sent*(payload+28))/(1<<20), mib(rss0), mib(rss1), mib(peak.Load()))
+				format, sent, payload, float64(sent*(payload+28))/(1<<20), mib(rss0), mib(rss1), mib(peak))
 			require.Greater(t, sent*payload, 4*maxRSSGrowth, "the flood offered far more than the bound")
-			require.Less(t, int64(peak.Load())-int64(rss0), int64(maxRSSGrowth), "RSS grew")
+			require.Less(t, int64(peak)-int64(rss0), int64(maxRSSGrowth), "RSS grew")
 
 			// Reading resumes.
 			out := newOutputCounter(format, stdout)
-			markers := 0
-			for markers < 50 && out.markers.Load() == 0 {
-				nftest.SendUDP(t, ns, "127.0.0.1:10", []byte("m"), 1)
-				markers++
-				deadline := time.Now().Add(500 * time.Millisecond)
-				for time.Now().Before(deadline) && out.markers.Load() == 0 {
-					time.Sleep(5 * time.Millisecond)
-				}
-			}
-			require.EqualValues(t, 1, out.markers.Load(), "no marker after %d", markers)
+			markers := nftest.SendMarkers(t, ns, "127.0.0.1:10", func() bool { return out.markers.Load() > 0 })
+			require.EqualValues(t, 1, out.markers.Load(), "one marker after %d", markers)
 			_, err = fmt.Fprintln(stdin)
 			require.NoError(t, err)
 			require.Eventually(t, func() bool { return out.stats() != nil }, 10*time.Second, 10*time.Millisecond)
@@ -167,7 +142,7 @@ func TestIntegrationBinaryStalledStdout(t *testing.T) {
 			require.Equal(t, out.packets.Load(), st["packets_received_total"], "every packet received was written")
 			require.Positive(t, st["packets_lost_total"])
 			require.Positive(t, st["overruns_total"])
-			require.Less(t, int64(vmRSS(t, pid))-int64(rss0), int64(maxRSSGrowth))
+			require.Less(t, int64(nftest.VmRSS(t, pid))-int64(rss0), int64(maxRSSGrowth))
 
 			require.NoError(t, stdin.Close())
 			require.Equal(t, 0, exitWithin(t, cmd, 5*time.Second))
@@ -253,26 +228,6 @@ func (o *outputCounter) stats() map[string]int64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.last
-}
-
-func parseRSS(status []byte) uint64 {
-	if i := bytes.Index(status, []byte("VmRSS:")); i >= 0 {
-		if f := strings.Fields(string(status[i:])); len(f) > 1 {
-			if kb, err := strconv.ParseUint(f[1], 10, 64); err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
-func vmRSS(t *testing.T, pid string) uint64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + pid + "/status")
-	require.NoError(t, err)
-	v := parseRSS(b)
-	require.Positive(t, v)
-	return v
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }

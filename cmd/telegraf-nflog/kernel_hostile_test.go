@@ -54,7 +54,7 @@ func TestIntegrationBinaryHostileNames(t *testing.T) {
 	}
 	got := make(map[string][]map[string]string)
 	for _, format := range []string{"influx", "json"} {
-		r := startCommand(t, binary(t), "-config", conf, "-format", format, "-poll_interval_disabled")
+		r := startCommand(t, binary(t), "-config", conf, "-format", format, "-poll-interval-disabled")
 		r.waitReading(t)
 		nftest.SendUDP(t, a, "198.18.7.2:9", []byte("x"), 1)
 		nftest.SendUDP(t, a, "198.18.8.2:9", []byte("x"), 1)

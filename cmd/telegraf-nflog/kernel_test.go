@@ -104,20 +104,23 @@ func TestIntegrationBinaryLineProtocol(t *testing.T) {
 	v, _ := st.GetField("packets_received_total")
 	require.Equal(t, int64(count), v)
 
-	// The end of stdin stops it cleanly.
+	// The end of stdin stops it cleanly, and it says why.
 	require.NoError(t, b.stdin.Close())
 	require.Equal(t, 0, exitWithin(t, b.cmd, 5*time.Second))
-	requireLevelLines(t, strings.Join(b.rest(), "\n")+"\n")
+	rest := b.rest()
+	requireLevelLines(t, strings.Join(rest, "\n")+"\n")
+	require.Contains(t, rest, "I! [inputs.nflog] Standard input closed, stopping")
 }
 
 func TestIntegrationBinarySIGTERM(t *testing.T) {
 	for _, format := range []string{"influx", "json"} {
 		t.Run(format, func(t *testing.T) {
-			b := startLive(t, "-format", format, "-poll_interval", "100ms")
+			b := startLive(t, "-format", format, "-poll-interval", "100ms")
 			// Polling emits the statistics without any packet.
 			waitFor(t, b.stdout, 10*time.Second, func(l string) bool { return strings.Contains(l, "nflog_stats") })
 			require.NoError(t, b.cmd.Process.Signal(syscall.SIGTERM))
 			require.Equal(t, 0, exitWithin(t, b.cmd, 5*time.Second))
+			require.Contains(t, b.rest(), "I! [inputs.nflog] Received SIGTERM, stopping")
 		})
 	}
 }

@@ -8,16 +8,18 @@
 // sample.conf), writes a metric per logged packet to standard output as
 // InfluxDB line protocol (or JSON with -format json), and its own messages
 // to standard error as "E! ", "W! ", "I! ", "D! " lines that execd logs at
-// those levels. Every -poll_interval, and on every line read from standard
-// input, it emits the nflog_stats metrics (and nflog_counters and nflog_top
-// when "metrics" asks for them). It stops on SIGTERM, SIGINT or the end of
+// those levels. Every -poll-interval, or on every line read from standard
+// input once one came (execd's signal = "STDIN"), it emits the nflog_stats
+// metrics (and nflog_counters and nflog_top when "metrics" asks for them). It stops on SIGTERM, SIGINT or the end of
 // standard input, and
 // exits non-zero when the plugin cannot start, so that execd restarts it.
 //
 // With -pcap FILE it replays a capture written by "tcpdump -i nflog:N -w
 // FILE" instead of reading the kernel, emits the same metrics and exits at
 // the end of the file, after a last nflog_stats, nflog_counters and
-// nflog_top for what the file held. This needs no privileges.
+// nflog_top for what the file held; with status 1, as tcpdump, when the
+// file ends inside a record (the complete records are written first). This
+// needs no privileges.
 package main
 
 import (
@@ -59,6 +61,10 @@ type options struct {
 	pcap         string
 	logLevel     string
 	version      bool
+
+	// newTicker makes the -poll-interval ticker; nil for a real one.
+	// Tests pass a channel of their own.
+	newTicker func(time.Duration) (<-chan time.Time, func())
 }
 
 func main() {
@@ -66,22 +72,47 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runWith(&options{}, args, stdin, stdout, stderr)
+}
+
+// aliases are the underscore spellings of flags, accepted as Telegraf's
+// shim spells them (-poll_interval, -poll_interval_disabled) and as this
+// binary did before every flag was kebab-case, but not shown by -help.
+var aliases = map[string]string{
+	"poll_interval":          "poll-interval",
+	"poll_interval_disabled": "poll-interval-disabled",
+	"log_level":              "log-level",
+}
+
+func runWith(o *options, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("telegraf-nflog", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
 	fs.StringVar(&o.config, "config", defaultConfig, "plugin configuration file: one [[inputs.nflog]] table")
-	fs.DurationVar(&o.pollInterval, "poll_interval", 10*time.Second,
-		"how often to emit the nflog_stats, nflog_counters and nflog_top metrics (0: only when a line arrives on stdin)")
-	pollDisabled := fs.Bool("poll_interval_disabled", false, "emit the statistics only when a line arrives on stdin (as -poll_interval 0)")
+	fs.DurationVar(&o.pollInterval, "poll-interval", 10*time.Second,
+		"how often to emit the nflog_stats, nflog_counters and nflog_top metrics (0: only when a line arrives on stdin; "+
+			"after the first line on stdin, as execd's signal = \"STDIN\" sends, only then)")
+	var pollDisabled bool
+	fs.BoolVar(&pollDisabled, "poll-interval-disabled", false, "emit the statistics only when a line arrives on stdin (as -poll-interval 0)")
 	fs.StringVar(&o.format, "format", "influx", `output format: "influx" (line protocol) or "json" (JSON lines)`)
 	fs.StringVar(&o.pcap, "pcap", "", `replay this capture of "tcpdump -i nflog:N -w FILE" ("-": standard input) instead of reading the kernel, then exit`)
 	fs.StringVar(&o.logLevel, "log-level", "info", `lowest level of messages on stderr: "error", "warn", "info", "debug" or "trace"`)
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	for alias, name := range aliases {
+		f := fs.Lookup(name)
+		fs.Var(f.Value, alias, f.Usage)
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: telegraf-nflog [flags]\n\n"+
 			"Reads packets logged by netfilter's NFLOG target and writes metrics to stdout,\n"+
 			"for Telegraf's [[inputs.execd]]. Flags:\n\n")
-		fs.PrintDefaults()
+		shown := flag.NewFlagSet("", flag.ContinueOnError)
+		shown.SetOutput(fs.Output())
+		fs.VisitAll(func(f *flag.Flag) {
+			if _, alias := aliases[f.Name]; !alias {
+				shown.Var(f.Value, f.Name, f.Usage)
+			}
+		})
+		shown.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -93,7 +124,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "E! Unexpected argument %q; see -help\n", fs.Arg(0))
 		return 2
 	}
-	if *pollDisabled {
+	if pollDisabled {
 		o.pollInterval = 0
 	}
 	fs.Visit(func(f *flag.Flag) {
@@ -122,17 +153,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.pollInterval < 0 {
-		log.Errorf("Invalid -poll_interval %v: use a positive duration, or 0 to emit only on a line on stdin", o.pollInterval)
+		log.Errorf("Invalid -poll-interval %v: use a positive duration, or 0 to emit only on a line on stdin", o.pollInterval)
 		return 2
 	}
 
-	input, err := newInput(&o, log)
+	input, err := newInput(o, log)
 	if err != nil {
 		log.Errorf("Exiting: %v", err)
 		return 1
 	}
 
-	if err := runStream(input, &o, log, stdin, stdout); err != nil {
+	if err := runStream(input, o, log, stdin, stdout); err != nil {
 		log.Errorf("Exiting: %v", err)
 		return 1
 	}

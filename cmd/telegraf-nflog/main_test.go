@@ -244,11 +244,48 @@ func TestBinaryBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-format", "xml"},
 		{"-log-level", "loud"},
-		{"-poll_interval", "-1s"},
+		{"-poll-interval", "-1s"},
+		{"-poll_interval", "-1s"}, // the alias is the same flag
 		{"extra"},
 	} {
 		r := runBinary(t, nil, args...)
 		require.Equal(t, 2, r.code, "%v", args)
+	}
+}
+
+// Every flag is kebab-case in -help; the underscore spellings (Telegraf's
+// shim's -poll_interval, -poll_interval_disabled) still work, set the same
+// option and are not listed.
+func TestFlagNames(t *testing.T) {
+	var help bytes.Buffer
+	require.Equal(t, 0, run([]string{"-help"}, strings.NewReader(""), io.Discard, &help))
+	var names []string
+	for line := range strings.Lines(help.String()) {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(line, "  -") {
+			names = append(names, f[0])
+		}
+	}
+	require.Equal(t, []string{"-config", "-format", "-log-level", "-pcap", "-poll-interval", "-poll-interval-disabled", "-version"}, names)
+	for alias := range aliases {
+		require.NotContains(t, help.String(), "-"+alias+" ")
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"-poll-interval", "3s"}, 3 * time.Second},
+		{[]string{"-poll_interval", "3s"}, 3 * time.Second},
+		{[]string{"-poll-interval-disabled"}, 0},
+		{[]string{"-poll_interval_disabled"}, 0},
+		{nil, 10 * time.Second},
+	} {
+		var o options
+		// -log-level none fails after parsing, before anything starts.
+		var stderr bytes.Buffer
+		require.Equal(t, 2, runWith(&o, append(tt.args, "-log_level", "none"), nil, io.Discard, &stderr), "%v", tt.args)
+		require.Contains(t, stderr.String(), `Invalid -log-level "none"`)
+		require.Equal(t, tt.want, o.pollInterval, "%v", tt.args)
 	}
 }
 
@@ -299,6 +336,9 @@ func TestBinaryReplay(t *testing.T) {
 		case "nflog_stats":
 			v, _ := m.GetField("packets_received_total")
 			require.Equal(t, int64(packets), v)
+			// The group the capture recorded (tcpdump -i nflog:5), as live.
+			require.Equal(t, map[string]string{"group": "5"}, m.Tags())
+			require.False(t, m.HasField("read_buffer_bytes"), "a file has no receive buffer")
 		default:
 			t.Fatalf("unexpected metric %v", m)
 		}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"github.com/stretchr/testify/require"
 
 	nftest "github.com/nflogr/telegraf-nflog/testutil"
@@ -178,7 +179,7 @@ func TestIntegrationBinaryFileCapabilityAsNobody(t *testing.T) {
 	require.Contains(t, string(out), "cap_net_admin=ep")
 
 	argv := append([]string{"ip", "netns", "exec", s.ns.Name(), "setpriv"}, nobody()...)
-	r := startCommand(t, append(argv, "--", s.bin, "-config", filepath.Join(s.dir, privConfFile), "-poll_interval_disabled")...)
+	r := startCommand(t, append(argv, "--", s.bin, "-config", filepath.Join(s.dir, privConfFile), "-poll-interval-disabled")...)
 	require.Contains(t, r.waitReading(t), "read buffer 8388608 bytes")
 
 	st := procStatus(t, r.cmd.Process.Pid)
@@ -243,32 +244,128 @@ func TestIntegrationBinaryWithoutCapability(t *testing.T) {
 	}
 }
 
+// TestIntegrationBinaryNetnsWithoutSysAdmin: netns pointing to another
+// namespace needs CAP_SYS_ADMIN (setns). With CAP_NET_ADMIN only the binary
+// exits non-zero, and the error says what to do: run as root, grant
+// CAP_SYS_ADMIN too (setcap, or the unit's AmbientCapabilities), or start
+// it in the namespace and leave netns empty.
+func TestIntegrationBinaryNetnsWithoutSysAdmin(t *testing.T) {
+	s := newPrivSetup(t)
+	conf := filepath.Join(s.dir, "netns.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf("[[inputs.nflog]]\n  groups = [%d]\n  netns = %q\n", testGroup, s.ns.Path())), 0o644))
+	argv := append([]string{"setpriv"}, nobody()...)
+	argv = append(argv, "--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin",
+		"--", s.bin, "-config", conf)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	code := exitWithin(t, cmd, 10*time.Second)
+	t.Logf("exit %d, stderr:\n%s", code, stderr.String())
+	require.Equal(t, 1, code)
+	require.Empty(t, stdout.String())
+	requireLevelLines(t, stderr.String())
+	last := strings.TrimSpace(stderr.String())
+	if i := strings.LastIndex(last, "\n"); i >= 0 {
+		last = last[i+1:]
+	}
+	require.True(t, strings.HasPrefix(last, "E! "), "the last line is the error: %q", last)
+	for _, want := range []string{
+		fmt.Sprintf("netns = %q", s.ns.Path()), "permission denied", "needs CAP_SYS_ADMIN",
+		"run as root", "setcap cap_net_admin,cap_sys_admin+ep", "AmbientCapabilities=CAP_NET_ADMIN CAP_SYS_ADMIN",
+		"ip netns exec", "NetworkNamespacePath=", "leave it empty",
+	} {
+		require.Contains(t, last, want)
+	}
+}
+
 // unitDirectives reads the [Service] section of the systemd unit: each
 // key with its values in order.
 func unitDirectives(t *testing.T) map[string][]string {
 	t.Helper()
-	b, err := os.ReadFile(unitFile)
-	require.NoError(t, err)
-	out := make(map[string][]string)
-	section := ""
-	for line := range strings.Lines(string(b)) {
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "" || line[0] == '#' || line[0] == ';':
-		case line[0] == '[':
-			section = line
-		case section == "[Service]":
-			k, v, ok := strings.Cut(line, "=")
-			require.True(t, ok, "not a directive: %q", line)
-			out[k] = append(out[k], v)
-		}
-	}
-	return out
+	return nftest.ReadUnit(t, unitFile)["Service"]
 }
 
-// TestSystemdUnit checks the hardened unit: the directives the tests
-// below reproduce, and, where systemd-analyze exists, that systemd knows
-// every directive and rates the unit's exposure as low.
+// Where the unit's files come from and go (see the install commands at the
+// top of the unit): its Telegraf configuration is
+// docs/systemd/telegraf-nflog.conf, installed as
+// /etc/telegraf-nflog/telegraf.conf.
+const (
+	unitDocsDir        = "../../docs/systemd"
+	unitTelegrafConf   = unitDocsDir + "/telegraf-nflog.conf"
+	unitInstalledConf  = "/etc/telegraf-nflog/telegraf.conf"
+	unitInstalledBin   = "/usr/local/bin/telegraf-nflog"
+	unitInstalledAgent = "/usr/bin/telegraf"
+)
+
+// unitCommand returns the command line with which the unit runs the
+// binary: its ExecStart= starts Telegraf with the configuration that
+// docs/systemd/telegraf-nflog.conf is installed as, whose one
+// [[inputs.execd]] starts the binary with its command, and execd's signal.
+// Telegraf passes its ambient capabilities, user and no_new_privs on to
+// the child unchanged, so the binary runs with exactly what the unit
+// grants.
+func unitCommand(t *testing.T) (argv []string, signal string) {
+	t.Helper()
+	exec, err := nftest.ReadUnit(t, unitFile).ExecStart()
+	require.NoError(t, err)
+	require.Equal(t, []string{unitInstalledAgent, "--config", unitInstalledConf}, exec,
+		"the unit's ExecStart=: update unitCommand when it changes")
+	var conf struct {
+		Inputs struct {
+			Execd []struct {
+				Command []string `toml:"command"`
+				Signal  string   `toml:"signal"`
+			} `toml:"execd"`
+		} `toml:"inputs"`
+	}
+	_, err = toml.DecodeFile(unitTelegrafConf, &conf)
+	require.NoError(t, err)
+	require.Len(t, conf.Inputs.Execd, 1)
+	e := conf.Inputs.Execd[0]
+	require.NotEmpty(t, e.Command)
+	require.Equal(t, unitInstalledBin, e.Command[0])
+	return e.Command, e.Signal
+}
+
+// verifyUnit writes the unit text to a file named name (verify needs the
+// command to exist: the caller replaces it) and runs systemd-analyze
+// verify on it. It returns what verify reported, which exits 0 on unknown
+// keys and bad values and prints them, and the file's path.
+func verifyUnit(t *testing.T, analyze, name, text string) (report, path string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return strings.TrimSpace(string(out)), path
+}
+
+// dropIn returns the [Service] lines of a "systemctl edit" snippet in
+// text: the lines from "[Service]" on, each with prefix removed, up to the
+// first that is not a directive.
+func dropIn(t *testing.T, text, prefix string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(text, prefix+"[Service]\n")
+	require.True(t, ok, "no %q[Service] snippet", prefix)
+	lines := []string{"[Service]"}
+	for line := range strings.Lines(rest) {
+		line, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), prefix)
+		if !ok || !strings.Contains(line, "=") {
+			break
+		}
+		lines = append(lines, line)
+	}
+	require.Greater(t, len(lines), 1)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestSystemdUnit checks the files under docs/systemd and the README's
+// unit snippets: the directives the tests below reproduce, that
+// systemd-analyze verify knows every directive and value of the unit and
+// of the drop-ins the documents tell users to add, and that the unit's
+// exposure is low. systemd-analyze works without a running systemd (the
+// machines here have none); under CI its absence is a failure.
 func TestSystemdUnit(t *testing.T) {
 	d := unitDirectives(t)
 	for k, v := range map[string]string{
@@ -286,59 +383,97 @@ func TestSystemdUnit(t *testing.T) {
 	// /proc/net must stay visible: the reader names the holder of a busy
 	// group from /proc/net/netfilter/nfnetlink_log.
 	require.NotContains(t, d, "ProcSubset")
+	// The execd command is one the binary accepts: -log-level none stops
+	// it right after the flags are parsed, with exit code 2 either way,
+	// but a flag it does not know reports that instead.
+	argv, signal := unitCommand(t)
+	require.Equal(t, "none", signal)
+	var o options
+	var stderr bytes.Buffer
+	require.Equal(t, 2, runWith(&o, append(argv[1:], "-log-level", "none"), nil, io.Discard, &stderr))
+	require.Contains(t, stderr.String(), "Invalid -log-level", "the unit's command line %q", argv)
+	require.Equal(t, "/etc/telegraf-nflog/plugin.conf", o.config, "the plugin.conf the unit's install commands put there")
 
+	nftest.RequireTools(t, "systemd-analyze")
 	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze not installed: the unit is not verified")
-	}
-	// verify needs an ExecStart that exists; it reports unknown keys and
-	// bad values on stderr and still exits 0.
-	b, err := os.ReadFile(unitFile)
 	require.NoError(t, err)
-	var fixed []string
-	for line := range strings.Lines(string(b)) {
-		if strings.HasPrefix(line, "ExecStart=") {
-			line = "ExecStart=/bin/true\n"
-		}
-		fixed = append(fixed, line)
-	}
-	copyPath := filepath.Join(t.TempDir(), "telegraf-nflog.service")
-	require.NoError(t, os.WriteFile(copyPath, []byte(strings.Join(fixed, "")), 0o644))
-	out, err := exec.Command(analyze, "verify", copyPath).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	require.Empty(t, strings.TrimSpace(string(out)), "systemd-analyze verify")
+	// The check sees mistakes: a misspelled key and a bad value.
+	bad := "[Unit]\nDescription=x\n[Service]\nExecStart=/bin/true\nNoNewPrivilege=yes\nProtectSystem=bogus\n"
+	got, _ := verifyUnit(t, analyze, "bad.service", bad)
+	require.Contains(t, got, "Unknown key 'NoNewPrivilege'")
+	require.Contains(t, got, "bogus")
 
-	out, err = exec.Command(analyze, "security", "--offline=true", "--threshold=20", copyPath).CombinedOutput()
-	require.NoError(t, err, "exposure above 2.0:\n%s", out)
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	t.Log(lines[len(lines)-1])
+	units, err := filepath.Glob(filepath.Join(unitDocsDir, "*.service"))
+	require.NoError(t, err)
+	require.NotEmpty(t, units)
+	for _, unit := range units {
+		b, err := os.ReadFile(unit)
+		require.NoError(t, err)
+		// verify needs an ExecStart whose command exists; the arguments stay.
+		text := strings.ReplaceAll(string(b), "ExecStart="+unitInstalledAgent+" ", "ExecStart=/bin/true ")
+		require.NotEqual(t, string(b), text, "%s: ExecStart= not found", unit)
+		report, path := verifyUnit(t, analyze, filepath.Base(unit), text)
+		require.Empty(t, report, "systemd-analyze verify %s", unit)
+
+		out, err := exec.Command(analyze, "security", "--offline=true", "--threshold=20", path).CombinedOutput()
+		require.NoError(t, err, "%s: exposure above 2.0:\n%s", unit, out)
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		t.Log(lines[len(lines)-1])
+	}
+
+	// The drop-ins for the main telegraf.service that the documents give:
+	// the plugin README's capabilities, telegraf-nflog.conf's runtime
+	// directory.
+	readme, err := os.ReadFile("../../plugins/inputs/nflog/README.md")
+	require.NoError(t, err)
+	conf, err := os.ReadFile(unitTelegrafConf)
+	require.NoError(t, err)
+	for name, snippet := range map[string]string{
+		"README.md":           dropIn(t, string(readme), ""),
+		"telegraf-nflog.conf": dropIn(t, string(conf), "#   "),
+	} {
+		unit := "[Unit]\nDescription=drop-in of " + name + "\n" + snippet + "ExecStart=/bin/true\n"
+		report, _ := verifyUnit(t, analyze, "telegraf.service", unit)
+		require.Empty(t, report, "systemd-analyze verify of the drop-in in %s:\n%s", name, snippet)
+	}
 }
 
-// TestIntegrationBinaryHardened runs the binary as the unit would: as
-// nobody (the unit's User=telegraf does not exist here), with
-// CAP_NET_ADMIN as its only capability, in the ambient set and the
-// bounding set, no_new_privs, / and every other mount read-only
-// (ProtectSystem=strict), a private /tmp (PrivateTmp=yes), no /home,
-// /root or /run/user (ProtectHome=yes). The arguments are derived from the
-// unit's directives, and the test checks what the process ends up with,
-// then that it reads packets and opens no socket of a family the unit
+// TestIntegrationBinaryHardened runs the binary as the unit would, with
+// everything derived from the unit's directives: its execd command line
+// (unitCommand), the unit's user (nobody when User= does not exist here),
+// exactly the capabilities of AmbientCapabilities= in the ambient and
+// inheritable sets and of CapabilityBoundingSet= in the bounding set
+// (setpriv), no_new_privs (NoNewPrivileges=), / and every other mount
+// read-only (ProtectSystem=strict), a private /tmp (PrivateTmp=yes), no
+// /home, /root or /run/user (ProtectHome=yes). It checks what the process
+// ends up with, then that it reads real traffic through an NFLOG rule in a
+// test namespace into metrics, and opens no socket of a family the unit
 // does not allow.
 func TestIntegrationBinaryHardened(t *testing.T) {
 	s := newPrivSetup(t, "unshare", "mount", "sh", "awk")
-	d := unitDirectives(t)
-	require.Equal(t, []string{"CAP_NET_ADMIN"}, d["AmbientCapabilities"])
-	require.Equal(t, []string{"CAP_NET_ADMIN"}, d["CapabilityBoundingSet"])
+	u := nftest.ReadUnit(t, unitFile)
+	d := u["Service"]
 
 	uid, gid := nobodyUID, nobodyUID
-	if u, err := user.Lookup(d["User"][0]); err == nil {
-		uid, gid = u.Uid, u.Gid
+	if usr, err := user.Lookup(d["User"][0]); err == nil {
+		uid, gid = usr.Uid, usr.Gid
+	} else {
+		t.Logf("User=%s does not exist here: running as nobody", d["User"][0])
 	}
-	var setpriv []string
-	setpriv = append(setpriv, "--reuid="+uid, "--regid="+gid, "--clear-groups")
-	setpriv = append(setpriv, "--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin")
-	if d["NoNewPrivileges"][0] == "yes" {
-		setpriv = append(setpriv, "--no-new-privs")
+	if g := d["Group"]; len(g) > 0 {
+		if grp, err := user.LookupGroup(g[0]); err == nil {
+			gid = grp.Gid
+		}
 	}
+	setpriv, err := u.SetprivArgs(uid, gid)
+	require.NoError(t, err)
+	ambient, err := u.Capabilities("AmbientCapabilities")
+	require.NoError(t, err)
+	bounding, err := u.Capabilities("CapabilityBoundingSet")
+	require.NoError(t, err)
+	require.Equal(t, []string{"net_admin"}, ambient, "the masks checked below")
+	require.Equal(t, []string{"net_admin"}, bounding)
+
 	var script []string
 	script = append(script, "set -e",
 		// The binary's directory, out of the /tmp that PrivateTmp hides.
@@ -356,17 +491,32 @@ func TestIntegrationBinaryHardened(t *testing.T) {
   mount -o remount,bind,ro "$m" 2>/dev/null || true
 done`)
 	}
+	if umask := d["UMask"]; len(umask) > 0 {
+		script = append(script, "umask "+umask[0])
+	}
 	script = append(script, `exec setpriv "$@"`)
+
+	// The unit's command line, with the installed paths mapped to the
+	// test's copies.
+	cmdline, _ := unitCommand(t)
+	cmdline = append([]string{"/srv/telegraf-nflog"}, cmdline[1:]...)
+	i := slices.Index(cmdline, "-config")
+	require.Positive(t, i, "the unit's command names its configuration")
+	cmdline[i+1] = "/srv/" + privConfFile
+
 	argv := []string{"ip", "netns", "exec", s.ns.Name(), "unshare", "-m", "--propagation", "private",
 		"sh", "-c", strings.Join(script, "\n"), "sh", s.dir}
 	argv = append(argv, setpriv...)
-	argv = append(argv, "--", "/srv/telegraf-nflog", "-config", "/srv/"+privConfFile, "-poll_interval_disabled")
+	argv = append(append(argv, "--"), cmdline...)
+	t.Logf("%q", argv)
 	r := startCommand(t, argv...)
 	require.Contains(t, r.waitReading(t), "read buffer 8388608 bytes")
 	pid := r.cmd.Process.Pid
 
 	st := procStatus(t, pid)
 	require.Equal(t, strings.Repeat(uid+"\t", 3)+uid, st["Uid"])
+	require.Equal(t, strings.Repeat(gid+"\t", 3)+gid, st["Gid"])
+	require.Empty(t, st["Groups"])
 	require.Equal(t, "1", st["NoNewPrivs"])
 	for _, k := range []string{"CapEff", "CapPrm", "CapAmb", "CapBnd", "CapInh"} {
 		require.Equal(t, uint64(capNetAdmin), capMask(t, st[k]), k)

@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,8 +36,24 @@ func runStream(input telegraf.Input, o *options, log *lineLogger, stdin io.Reade
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	// Each way of stopping says so at info level: the process is a child
+	// of execd, and a silent exit 0 leaves its user guessing why it ended.
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case sig := <-sigs:
+			name := "SIGTERM"
+			if sig == syscall.SIGINT {
+				name = "SIGINT"
+			}
+			stop(fmt.Errorf("received %s, stopping", name))
+		case <-ctx.Done():
+		}
+	}()
 
 	writer := newMetricWriter(ser, stdout, log)
 	// No channel: the writer's MakeMetric always returns nil, so the
@@ -78,16 +97,29 @@ func runStream(input telegraf.Input, o *options, log *lineLogger, stdin io.Reade
 				default:
 				}
 			}
-			stop() // the end of stdin stops the run, as in the shim
+			// The end of stdin stops the run, as in the shim: execd
+			// closes it when it stops, and so does a parent that dies.
+			if err := scanner.Err(); err != nil {
+				stop(fmt.Errorf("reading standard input: %w; stopping", err))
+				return
+			}
+			stop(errors.New("standard input closed, stopping"))
 		}()
 	}
 
+	// The ticker runs until the first line on stdin: a line means that
+	// execd prompts each collection (signal = "STDIN"), and statistics on
+	// the ticker as well would be emitted twice per interval.
 	var tick <-chan time.Time
+	stopTicker := func() {}
 	if o.pollInterval > 0 {
-		t := time.NewTicker(o.pollInterval)
-		defer t.Stop()
-		tick = t.C
+		newTicker := o.newTicker
+		if newTicker == nil {
+			newTicker = realTicker
+		}
+		tick, stopTicker = newTicker(o.pollInterval)
 	}
+	defer func() { stopTicker() }()
 
 	gather := func() {
 		if err := input.Gather(acc); err != nil {
@@ -102,18 +134,46 @@ loop:
 			break loop
 		case <-done:
 			if o.pcap != "" {
-				gather() // counters, rankings and statistics of the file's end
+				// Counters, rankings and statistics of the file's end. The
+				// error that ended reading, which Gather returns, was
+				// logged when it happened and is the exit's reason: not
+				// logged a third time.
+				var readErr error
+				if f, ok := input.(finisher); ok {
+					readErr = f.Err()
+				}
+				if err := input.Gather(acc); err != nil && err != readErr {
+					log.Errorf("Error in plugin: %v", err)
+				}
+				writer.flush()
 			}
 			break loop
 		case <-tick:
 			gather()
 		case <-prompt:
+			if tick != nil {
+				stopTicker()
+				stopTicker, tick = func() {}, nil
+				log.Infof("A line on standard input: emitting the statistics on each line (signal = \"STDIN\"), no longer every -poll-interval (%v)", o.pollInterval)
+			}
 			gather()
 		}
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		// Capitalised as every message is; the cause reads as a clause.
+		msg := cause.Error()
+		log.Info(strings.ToUpper(msg[:1]) + msg[1:])
 	}
 	if isService {
 		svc.Stop()
 	}
 	finish()
 	return nil
+}
+
+// realTicker is the ticker of -poll-interval; tests replace it through
+// options.newTicker.
+func realTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }

@@ -80,8 +80,8 @@ func TestBinaryReplayRankings(t *testing.T) {
 
 	for _, format := range []string{"influx", "json"} {
 		t.Run(format, func(t *testing.T) {
-			// -poll_interval 0: the only Gather is the one at the end.
-			r := runBinary(t, strings.NewReader(""), "-config", conf, "-pcap", shippedPcap, "-poll_interval", "0", "-format", format)
+			// -poll-interval 0: the only Gather is the one at the end.
+			r := runBinary(t, strings.NewReader(""), "-config", conf, "-pcap", shippedPcap, "-poll-interval", "0", "-format", format)
 			require.Equal(t, 0, r.code, r.stderr)
 			requireLevelLines(t, r.stderr)
 

@@ -360,7 +360,7 @@ func (h *harness) consumerCmd(kind string, sc scenario, ns string, run int) (cmd
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			return nil, false, nil, false, false, err
 		}
-		cmd = exec.Command(h.execd, "-config", path, "-poll_interval", "0")
+		cmd = exec.Command(h.execd, "-config", path, "-poll-interval", "0")
 		return cmd, false, syscall.SIGTERM, true, true, nil
 	}
 	return nil, false, nil, false, false, fmt.Errorf("unknown consumer %q", kind)

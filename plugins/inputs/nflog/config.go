@@ -146,6 +146,9 @@ func (n *NFLOG) newBuilder() (*builder, error) {
 	if fields&fieldSeqGlobal != 0 && n.Sequence != "global" {
 		return nil, errors.New(`extra field "seq_global" needs sequence = "global"`)
 	}
+	if err := n.checkMetaMode(); err != nil {
+		return nil, err
+	}
 	if kinds.packets {
 		b.packets = newPacketMetrics(fields)
 	}
@@ -162,6 +165,48 @@ func (n *NFLOG) newBuilder() (*builder, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// payloadTags and payloadFields are the extra tags and fields read from
+// the packet's headers; ranking key parts of valuePartNames are too.
+var (
+	payloadTags   = []string{"ip_proto", "src_net", "dst_net"}
+	payloadFields = []string{"src", "dst", "sport", "dport", "icmp_type", "icmp_code", "ttl"}
+)
+
+// checkMetaMode refuses options that can never have a value with
+// copy_mode = "meta": the kernel then sends no packet contents, so there
+// are no addresses, ports or protocol to read, and the tags, fields or
+// ranking parts asked for would be silently missing (the rankings all
+// "none").
+func (n *NFLOG) checkMetaMode() error {
+	if n.CopyMode != "meta" {
+		return nil
+	}
+	var asked []string
+	for _, name := range n.ExtraTags {
+		if slices.Contains(payloadTags, name) {
+			asked = append(asked, fmt.Sprintf("extra_tags %q", name))
+		}
+	}
+	for _, name := range n.ExtraFields {
+		if slices.Contains(payloadFields, name) {
+			asked = append(asked, fmt.Sprintf("extra_fields %q", name))
+		}
+	}
+	for _, t := range n.Top {
+		for _, part := range t.Key {
+			if _, ok := valuePartNames[part]; ok {
+				asked = append(asked, fmt.Sprintf("key %q of ranking %q", part, t.Name))
+			}
+		}
+	}
+	if len(asked) == 0 {
+		return nil
+	}
+	return fmt.Errorf(`copy_mode = "meta" sends no packet contents, so %s can never have a value: `+
+		`use copy_mode = "packet" (copy_range = 128 covers the IP and transport headers), or remove them`,
+		strings.Join(asked, ", "))
 }
 
 func quotedList[T any](m map[string]T) string {

@@ -16,7 +16,7 @@ import (
 
 // The helpers below build NFLOG messages by hand, as the kernel sends them
 // (nfgenmsg, then attributes with host-order headers and big-endian
-// values; see shared/NFLOG-PROTOCOL.md), and turn them into real
+// values; see include/uapi/linux/netfilter/nfnetlink_log.h), and turn them into real
 // nflog.Packets by writing them to an in-memory capture that the library's
 // file reader decodes: Packet.Has depends on state that only the decoder
 // sets.

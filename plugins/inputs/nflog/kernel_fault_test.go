@@ -3,8 +3,6 @@
 package nflog
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -105,18 +103,7 @@ func floodRules(t *testing.T, ns *nftest.NetNS) {
 func sendMarkers(t *testing.T, ns *nftest.NetNS, acc *floodAccumulator) int {
 	t.Helper()
 	before := acc.markers.Load()
-	for sent := 1; sent <= 50; sent++ {
-		nftest.SendUDP(t, ns, "127.0.0.1:10", []byte("m"), 1)
-		deadline := time.Now().Add(500 * time.Millisecond)
-		for time.Now().Before(deadline) {
-			if acc.markers.Load() > before {
-				return sent
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	t.Fatal("no marker arrived")
-	return 0
+	return nftest.SendMarkers(t, ns, "127.0.0.1:10", func() bool { return acc.markers.Load() > before })
 }
 
 // statsOf returns the fields of nflog_stats.
@@ -195,24 +182,7 @@ func memory(t *testing.T) (heap, rss uint64) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc, vmRSS(t, "self")
-}
-
-// vmRSS reads VmRSS of /proc/<pid>/status in bytes.
-func vmRSS(t *testing.T, pid string) uint64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + pid + "/status")
-	require.NoError(t, err)
-	s := bufio.NewScanner(bytes.NewReader(b))
-	for s.Scan() {
-		if f := strings.Fields(s.Text()); len(f) == 3 && f[0] == "VmRSS:" {
-			kb, err := strconv.ParseUint(f[1], 10, 64)
-			require.NoError(t, err)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
+	return ms.HeapAlloc, nftest.VmRSS(t, "self")
 }
 
 // TestIntegrationBackpressureMemoryBounded stalls the accumulator while
@@ -263,14 +233,8 @@ func TestIntegrationBackpressureMemoryBounded(t *testing.T) {
 			if ms.HeapAlloc > peakHeap.Load() {
 				peakHeap.Store(ms.HeapAlloc)
 			}
-			b, err := os.ReadFile("/proc/self/status")
-			if err == nil {
-				if i := bytes.Index(b, []byte("VmRSS:")); i >= 0 {
-					f := strings.Fields(string(b[i:]))
-					if kb, err := strconv.ParseUint(f[1], 10, 64); err == nil && kb<<10 > peakRSS.Load() {
-						peakRSS.Store(kb << 10)
-					}
-				}
+			if v, err := nftest.ReadVmRSS("self"); err == nil && v > peakRSS.Load() {
+				peakRSS.Store(v)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -383,7 +347,11 @@ func TestIntegrationStopDuringFloodLeavesNothing(t *testing.T) {
 	start := time.Now()
 	n.Stop()
 	took := time.Since(start)
-	require.Less(t, took, time.Second, "Stop under flood took %v", took)
+	// The drain is bounded at 800 ms and Stop measures about that here; the
+	// bound is looser because under the race detector, with the flood on
+	// the other core, Stop once took 1.03 s. What it guards is that Stop
+	// does not wait for the flood (10 s) to end.
+	require.Less(t, took, 3*time.Second, "Stop under flood took %v", took)
 	cancel()
 	flood.Wait()
 	t.Logf("Stop took %v with %d packets read", took, acc.packets.Load())

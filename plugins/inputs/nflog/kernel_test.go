@@ -137,8 +137,10 @@ func TestIntegrationCountersAndStats(t *testing.T) {
 	nftest.RequireTools(t, "iptables")
 	ns := nftest.NewNetNS(t)
 	g := strconv.Itoa(testGroup)
-	ns.Iptables(t, "-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "NFLOG", "--nflog-group", g, "--nflog-prefix", "udp9")
-	ns.Iptables(t, "-A", "INPUT", "-p", "icmp", "-j", "NFLOG", "--nflog-group", g, "--nflog-prefix", "icmp")
+	ns.Iptables(t, "-A", "INPUT", "-p", "udp", "--dport", "9", "-m", "comment", "--comment", "logged",
+		"-j", "NFLOG", "--nflog-group", g, "--nflog-prefix", "udp9")
+	ns.Iptables(t, "-A", "INPUT", "-p", "icmp", "-m", "comment", "--comment", "logged",
+		"-j", "NFLOG", "--nflog-group", g, "--nflog-prefix", "icmp")
 
 	var acc testutil.Accumulator
 	n := startInNamespace(t, ns, &acc, func(n *NFLOG) { n.Metrics = "counters" })
@@ -153,8 +155,12 @@ func TestIntegrationCountersAndStats(t *testing.T) {
 		require.NotNil(t, st)
 		return st
 	}
-	require.Eventually(t, func() bool { return stats()["packets_received_total"].(int64) >= 30+5 }, 10*time.Second, 10*time.Millisecond)
-	time.Sleep(100 * time.Millisecond) // let the replies arrive too
+	// Every packet the rules logged, by their counters (the kernel rate
+	// limits the port unreachables, so their number varies), is received.
+	require.Eventually(t, func() bool {
+		logged, _ := nftest.IptablesCounter(t, ns, "iptables", "filter", "INPUT", "logged")
+		return logged >= 30+5+5 && stats()["packets_received_total"].(int64) == int64(logged)
+	}, 10*time.Second, 10*time.Millisecond)
 	require.Zero(t, acc.NMetrics(), "no metric per packet in counters mode")
 
 	var gathered testutil.Accumulator

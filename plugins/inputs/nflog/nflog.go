@@ -42,12 +42,12 @@ var sampleConfig string
 type NFLOG struct {
 	Groups            []int           `toml:"groups"`
 	CopyMode          string          `toml:"copy_mode"`
-	CopyRange         config.Size     `toml:"copy_range"`
+	CopyRange         Size            `toml:"copy_range"`
 	FlushTimeout      config.Duration `toml:"flush_timeout"`
 	QueueThreshold    int64           `toml:"queue_threshold"`
-	ReadBufferSize    config.Size     `toml:"read_buffer_size"`
-	MaxReadBufferSize config.Size     `toml:"max_read_buffer_size"`
-	NetlinkBufferSize config.Size     `toml:"netlink_buffer_size"`
+	ReadBufferSize    Size            `toml:"read_buffer_size"`
+	MaxReadBufferSize Size            `toml:"max_read_buffer_size"`
+	NetlinkBufferSize Size            `toml:"netlink_buffer_size"`
 	OnOverrun         string          `toml:"on_overrun"`
 	Sequence          string          `toml:"sequence"`
 	Netns             string          `toml:"netns"`
@@ -70,8 +70,10 @@ type NFLOG struct {
 	netnsPath string
 	build     *builder
 	statsTags map[string]string
-	stats     pluginStats
-	errs      errorLimiter
+	// replayGroups gives the group tag on replay; nil otherwise.
+	replayGroups *replayGroups
+	stats        pluginStats
+	errs         errorLimiter
 
 	// replay is the capture file to read instead of the kernel ("-" is
 	// standard input); set by ReplayFile before Init.
@@ -182,6 +184,10 @@ func (n *NFLOG) Start(acc telegraf.Accumulator) error {
 		n.build.packets.borrow = borrows && b.BorrowsMetrics()
 	}
 	n.growths = 0 // a new reader counts from zero
+	n.replayGroups = nil
+	if n.replay != "" {
+		n.replayGroups = newReplayGroups()
+	}
 	n.stopping.Store(false)
 	n.readErr.Store(nil)
 	n.trace = n.Log.Level().Includes(telegraf.Trace)
@@ -230,7 +236,11 @@ func (n *NFLOG) Gather(acc telegraf.Accumulator) error {
 	if n.reader != nil {
 		st := n.updateStats()
 		n.logGrowth(st)
-		st.emit(acc, n.statsTags, now)
+		tags := n.statsTags
+		if n.replayGroups != nil {
+			tags = n.replayGroups.tags()
+		}
+		st.emit(acc, tags, now)
 	}
 	return n.Err()
 }

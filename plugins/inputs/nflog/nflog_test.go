@@ -138,6 +138,25 @@ func TestLoaderAcceptsSizesAndDurations(t *testing.T) {
 	require.Equal(t, "/run/netns/blue", n.netnsPath)
 }
 
+// A size that does not parse is named with what is allowed, in one
+// message without the units package's double space, through Telegraf's
+// loader as through any TOML decoder.
+func TestLoaderSizeError(t *testing.T) {
+	for _, value := range []string{`"8 MiBs"`, `"lots"`, `"-"`} {
+		c := config.NewConfig()
+		err := c.LoadConfigData([]byte("[[inputs.nflog]]\n  groups = [5]\n  read_buffer_size = "+value+"\n"), config.EmptySourcePath)
+		require.Error(t, err, value)
+		require.NotContains(t, err.Error(), "  ", "double space in %q", err)
+		require.ErrorContains(t, err, "invalid size "+value)
+		require.ErrorContains(t, err, `"8MiB"`)
+	}
+	var s Size
+	require.NoError(t, s.UnmarshalText([]byte("64KiB")))
+	require.Equal(t, Size(65536), s)
+	require.NoError(t, s.UnmarshalText([]byte("1KB")))
+	require.Equal(t, Size(1000), s)
+}
+
 func TestInitDefaults(t *testing.T) {
 	n := newPlugin(t, nil)
 	require.NoError(t, n.Init())
@@ -191,6 +210,13 @@ func TestInitErrors(t *testing.T) {
 		{"prefix_pattern invalid", func(n *NFLOG) { n.PrefixPattern = "(?P<a>" }, "prefix_pattern"},
 		{"prefix_pattern unnamed", func(n *NFLOG) { n.PrefixPattern = "^([A-Z]+)" }, "prefix_pattern"},
 		{"prefix_pattern reserved", func(n *NFLOG) { n.PrefixPattern = "^(?P<proto>[a-z]+)" }, "prefix_pattern"},
+		{"meta with src", func(n *NFLOG) { n.CopyMode = "meta"; n.ExtraFields = []string{"src"} }, `extra_fields "src"`},
+		{"meta with ttl", func(n *NFLOG) { n.CopyMode = "meta"; n.ExtraFields = []string{"ttl"} }, `extra_fields "ttl"`},
+		{"meta with ip_proto", func(n *NFLOG) { n.CopyMode = "meta"; n.ExtraTags = []string{"ip_proto"} }, `extra_tags "ip_proto"`},
+		{"meta with ranking by src_net", func(n *NFLOG) {
+			n.CopyMode = "meta"
+			withTop("top", rankingConfig{Name: "nets", Key: []string{"prefix", "src_net"}})(n)
+		}, `key "src_net" of ranking "nets"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,6 +239,30 @@ func TestInitAcceptsLimits(t *testing.T) {
 	})
 	require.NoError(t, n.Init())
 	require.Equal(t, nflog.FlagSequence|nflog.FlagGlobalSequence, n.cfg.Flags)
+}
+
+// copy_mode = "meta" with options read from the packet's contents is an
+// error saying why they can never appear and what to change; the options
+// that the metadata carries stay allowed.
+func TestInitMetaModeContradiction(t *testing.T) {
+	n := newPlugin(t, func(n *NFLOG) {
+		n.CopyMode = "meta"
+		n.ExtraTags = []string{"hook", "src_net"}
+		n.ExtraFields = []string{"captured_len", "src", "ttl"}
+	})
+	require.EqualError(t, n.Init(), `copy_mode = "meta" sends no packet contents, so extra_tags "src_net", extra_fields "src", extra_fields "ttl" can never have a value: `+
+		`use copy_mode = "packet" (copy_range = 128 covers the IP and transport headers), or remove them`)
+
+	ok := newPlugin(t, func(n *NFLOG) {
+		n.CopyMode = "meta"
+		n.ExtraTags = []string{"family", "group", "hook", "physindev", "physoutdev", "gid"}
+		n.ExtraFields = []string{"seq", "captured_len"}
+		withTop("counters,top", rankingConfig{Name: "rules", Key: []string{"prefix", "indev"}})(n)
+	})
+	require.NoError(t, ok.Init())
+	// The same options are fine when the packet is copied.
+	packet := newPlugin(t, func(n *NFLOG) { n.ExtraFields = []string{"src", "ttl"}; n.ExtraTags = []string{"src_net"} })
+	require.NoError(t, packet.Init())
 }
 
 func TestInitWarnsAboutSmallCopyRange(t *testing.T) {
@@ -348,7 +398,7 @@ func TestStatsAndSelfstat(t *testing.T) {
 			}
 		}
 	}
-	require.Subset(t, names, []string{"packets_received", "overruns", "packets_lost", "decode_errors", "buffer_growths", "counter_overflows", "packet_metrics_not_emitted"})
+	require.Subset(t, names, []string{"packets_received", "overruns", "packets_lost", "decode_errors", "buffer_growths", "counter_overflows", "packet_metrics_not_emitted", "packets_truncated", "packets_skipped", "name_watch_failures"})
 }
 
 // truncated is a message whose only attribute claims 100 bytes but has none.

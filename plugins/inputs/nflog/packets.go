@@ -25,9 +25,11 @@ const (
 	fieldICMPCode
 	fieldTTL
 
-	// fieldLen is not an option: it marks, in packetMetrics.present, that the
-	// packet has the "len" field.
-	fieldLen extraFields = 1 << 15
+	// fieldLen and fieldTruncated are not options: they mark, in
+	// packetMetrics.present, that the packet has the "len" field, or the
+	// "truncated" field of a capture record the snap length cut.
+	fieldTruncated extraFields = 1 << 14
+	fieldLen       extraFields = 1 << 15
 )
 
 var extraFieldNames = map[string]extraFields{
@@ -94,6 +96,11 @@ func (pm *packetMetrics) add(acc telegraf.Accumulator, p *nflog.Packet, l *nflog
 	}
 	pm.field(0, "mark", int64(p.Mark))
 	pm.field(0, "timestamp_us", p.Timestamp.UnixMicro())
+	if p.Truncated {
+		// Only on replay: the capture's snap length cut the record, and the
+		// attributes it cut (often the payload, so "len") are missing.
+		pm.field(fieldTruncated, "truncated", true)
+	}
 	if pm.fields != 0 {
 		pm.addExtraFields(p, l, layersOK)
 	}
@@ -143,7 +150,7 @@ func (pm *packetMetrics) addExtraFields(p *nflog.Packet, l *nflog.Layers, layers
 }
 
 // field adds a field; bit says which optional one it is (0: always there).
-// Values are int64 or string, which metrics keep as they are.
+// Values are int64, string or bool, which metrics keep as they are.
 func (pm *packetMetrics) field(bit extraFields, name string, value any) {
 	pm.fieldList = append(pm.fieldList, fieldPair{name, value})
 	pm.present |= bit

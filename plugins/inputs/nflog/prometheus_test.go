@@ -5,6 +5,7 @@ package nflog
 import (
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -71,7 +72,9 @@ func TestPrometheusClientTypes(t *testing.T) {
 	acc := replay(t, n, rankingPackets(t))
 	require.NoError(t, n.Gather(acc))
 	now := time.Unix(1700000000, 0)
-	(&readerStats{received: 17, readBufferBytes: 8 << 20, hasReadBuffer: true}).emit(acc, map[string]string{"group": "5"}, now)
+	// A live reader's statistics besides the replay's (group 5, from the
+	// capture, without the gauge).
+	(&readerStats{received: 17, readBufferBytes: 8 << 20, hasReadBuffer: true}).emit(acc, map[string]string{"group": "6"}, now)
 	typed := acc.GetTelegrafMetrics()
 
 	// The same through line protocol, as the execd binary writes it.
@@ -129,6 +132,9 @@ func TestPrometheusClientTypes(t *testing.T) {
 					"nflog_stats_buffer_growths_total":             "counter",
 					"nflog_stats_counter_overflows_total":          "counter",
 					"nflog_stats_packet_metrics_not_emitted_total": "counter",
+					"nflog_stats_packets_truncated_total":          "counter",
+					"nflog_stats_packets_skipped_total":            "counter",
+					"nflog_stats_name_watch_failures_total":        "counter",
 					"nflog_stats_read_buffer_bytes":                "gauge",
 					"nflog_top_packets":                            "gauge",
 					"nflog_top_bytes":                              "gauge",
@@ -149,11 +155,121 @@ func TestPrometheusClientTypes(t *testing.T) {
 				require.Equal(t, "4"+ts, s.samples[`nflog_top_packets{ranking="src",src="10.0.1.1"}`])
 				require.Equal(t, "6"+ts, s.samples[`nflog_top_packets{ranking="src",src="other"}`])
 				require.Equal(t, "1"+ts, s.samples[`nflog_top_rank{ranking="src",src="10.0.0.1"}`])
-				require.Equal(t, "17 "+itoa(now.UnixMilli()), s.samples[`nflog_stats_packets_received_total{group="5"}`])
-				require.Equal(t, "8.388608e+06 "+itoa(now.UnixMilli()), s.samples[`nflog_stats_read_buffer_bytes{group="5"}`])
+				require.Equal(t, "17 "+itoa(now.UnixMilli()), s.samples[`nflog_stats_packets_received_total{group="6"}`])
+				require.Equal(t, "8.388608e+06 "+itoa(now.UnixMilli()), s.samples[`nflog_stats_read_buffer_bytes{group="6"}`])
+				require.Equal(t, "17"+ts, s.samples[`nflog_stats_packets_received_total{group="5"}`], "the replay's")
+				require.NotContains(t, s.samples, `nflog_stats_read_buffer_bytes{group="5"}`)
 			})
 		}
 	}
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// readmeTOML returns the TOML blocks of the README section under heading,
+// up to the next heading of any level.
+func readmeTOML(t *testing.T, heading string) []string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(readme), "\n"+heading+"\n")
+	require.True(t, ok, "README.md has no %q", heading)
+	for _, next := range []string{"\n## ", "\n### "} {
+		if i := strings.Index(section, next); i >= 0 {
+			section = section[:i]
+		}
+	}
+	var blocks []string
+	for {
+		_, rest, ok := strings.Cut(section, "```toml\n")
+		if !ok {
+			return blocks
+		}
+		block, after, ok := strings.Cut(rest, "```")
+		require.True(t, ok)
+		blocks = append(blocks, block)
+		section = after
+	}
+}
+
+// The README's Prometheus configurations, in-tree and under execd, as a
+// user copies them: Telegraf's loader builds the plugin and the output
+// from the snippets, the plugin reads packets, and the scrape shows the
+// counters, typed. With the plugin's default metrics ("packets") it would
+// show only nflog_stats.
+func TestReadmePrometheusSnippets(t *testing.T) {
+	for _, tt := range []struct {
+		heading      string
+		lineProtocol bool // under execd: the metrics cross as line protocol
+	}{
+		{"### Prometheus", false},
+		{"### Running under execd", true},
+	} {
+		t.Run(tt.heading, func(t *testing.T) {
+			var input, output string
+			for _, b := range readmeTOML(t, tt.heading) {
+				if i := strings.Index(b, "[[inputs.nflog]]"); i >= 0 {
+					input, _, _ = strings.Cut(b[i:], "[[outputs.")
+				}
+				// The [[inputs.execd]] table before it is not compiled in here.
+				if i := strings.Index(b, "[[outputs.prometheus_client]]"); i >= 0 {
+					output = b[i:]
+				}
+			}
+			require.NotEmpty(t, input, "no [[inputs.nflog]] snippet")
+			require.NotEmpty(t, output, "no [[outputs.prometheus_client]] snippet")
+			c := config.NewConfig()
+			require.NoError(t, c.LoadConfigData([]byte(input+"\n"+output), config.EmptySourcePath))
+			require.Len(t, c.Inputs, 1)
+			require.Len(t, c.Outputs, 1)
+			n := c.Inputs[0].Input.(*NFLOG)
+			t.Cleanup(n.Statistics.UnregisterAll)
+			ro := c.Outputs[0]
+			p := ro.Output.(*prometheus_client.PrometheusClient)
+			p.Listen = "127.0.0.1:0"
+			p.CollectorsExclude = []string{"gocollector", "process"}
+			require.NoError(t, ro.Init())
+			require.NoError(t, ro.Connect())
+			t.Cleanup(ro.Close)
+
+			acc := replay(t, n, rankingPackets(t))
+			require.NoError(t, n.Gather(acc))
+			metrics := acc.GetTelegrafMetrics()
+			if tt.lineProtocol {
+				ser := &influxserializer.Serializer{}
+				require.NoError(t, ser.Init())
+				parser := &influx.Parser{}
+				require.NoError(t, parser.Init())
+				var untyped []telegraf.Metric
+				for _, m := range metrics {
+					b, err := ser.Serialize(m)
+					require.NoError(t, err)
+					ms, err := parser.Parse(b)
+					require.NoError(t, err)
+					untyped = append(untyped, ms...)
+				}
+				metrics = untyped
+			}
+			for _, m := range metrics {
+				ro.AddMetric(m)
+			}
+			require.NoError(t, ro.Write())
+
+			s := scrape(t, p.URL())
+			require.Equal(t, "counter", s.types["nflog_counters_packets_total"], "%v", s.types)
+			require.Equal(t, "counter", s.types["nflog_counters_bytes_total"])
+			require.Equal(t, "counter", s.types["nflog_stats_packets_received_total"])
+			var packets int
+			for k, v := range s.samples {
+				if strings.HasPrefix(k, "nflog_counters_packets_total{") {
+					f, _, _ := strings.Cut(v, " ")
+					c, err := strconv.ParseFloat(f, 64)
+					require.NoError(t, err)
+					packets += int(c)
+				}
+				require.False(t, strings.HasPrefix(k, "nflog_len"), "the per-packet stream is kept out: %s", k)
+			}
+			require.Equal(t, 17, packets, "every packet counted")
+		})
+	}
+}

@@ -41,6 +41,9 @@ func (n *NFLOG) openSocket() (*nflog.Reader, error) {
 		if n.netnsFD != nil {
 			n.netnsFD.Close()
 			n.netnsFD = nil
+			// The library's "without a namespace" is this option
+			// left empty.
+			err = fmt.Errorf("netns = %q (leave it empty when the process runs in the namespace): %w", n.Netns, err)
 		}
 		return nil, err
 	}
@@ -66,6 +69,7 @@ func (n *NFLOG) openFile() (*nflog.Reader, error) {
 // buffer; the drops are counted (overruns, packets_lost), which is the best
 // a logger can do, as the kernel never waits for its reader.
 func (n *NFLOG) read(ctx context.Context, r *nflog.Reader, acc telegraf.Accumulator) {
+	groups := n.replayGroups
 	handle := func(p *nflog.Packet) error {
 		if n.stopping.Load() {
 			return errStopping
@@ -73,6 +77,9 @@ func (n *NFLOG) read(ctx context.Context, r *nflog.Reader, acc telegraf.Accumula
 		if n.trace {
 			n.Log.Tracef("Packet: group %d, family %s, hook %d, prefix %q, %d bytes of payload",
 				p.Group, p.Family, p.Hook, p.Prefix, len(p.Payload))
+		}
+		if groups != nil {
+			groups.add(p.Group)
 		}
 		n.build.add(acc, p)
 		return nil

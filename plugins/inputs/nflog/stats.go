@@ -15,17 +15,21 @@ const measurementStats = "nflog_stats"
 // the counter set and the rate limit.
 type pluginStats struct {
 	received, overruns, lost, decodeErrors, growths, counterOverflows, notEmitted selfstat.Stat
+	truncated, skipped, nameWatchFailures                                         selfstat.Stat
 }
 
 func newPluginStats(c *selfstat.Collector, tags map[string]string) pluginStats {
 	return pluginStats{
-		received:         c.Register("nflog", "packets_received", tags),
-		overruns:         c.Register("nflog", "overruns", tags),
-		lost:             c.Register("nflog", "packets_lost", tags),
-		decodeErrors:     c.Register("nflog", "decode_errors", tags),
-		growths:          c.Register("nflog", "buffer_growths", tags),
-		counterOverflows: c.Register("nflog", "counter_overflows", tags),
-		notEmitted:       c.Register("nflog", "packet_metrics_not_emitted", tags),
+		received:          c.Register("nflog", "packets_received", tags),
+		overruns:          c.Register("nflog", "overruns", tags),
+		lost:              c.Register("nflog", "packets_lost", tags),
+		decodeErrors:      c.Register("nflog", "decode_errors", tags),
+		growths:           c.Register("nflog", "buffer_growths", tags),
+		counterOverflows:  c.Register("nflog", "counter_overflows", tags),
+		notEmitted:        c.Register("nflog", "packet_metrics_not_emitted", tags),
+		truncated:         c.Register("nflog", "packets_truncated", tags),
+		skipped:           c.Register("nflog", "packets_skipped", tags),
+		nameWatchFailures: c.Register("nflog", "name_watch_failures", tags),
 	}
 }
 
@@ -35,9 +39,14 @@ func newPluginStats(c *selfstat.Collector, tags map[string]string) pluginStats {
 type readerStats struct {
 	received, overruns, lost, decodeErrors, growths int64
 	counterOverflows, notEmitted                    int64
+	truncated, skipped                              int64 // capture records cut by the snap length, of other interfaces
+	nameWatchFailures                               int64 // 1 once interface names are looked up per packet
 
 	readBufferBytes int64
-	hasReadBuffer   bool // false on replay: a file has no receive buffer
+	// hasReadBuffer is false on replay: a file has no receive buffer, and
+	// a made-up 0 would read as an empty buffer on the dashboards and mix
+	// with the live readers' sizes.
+	hasReadBuffer bool
 }
 
 // emit adds nflog_stats as two metrics of one measurement, tag set and time:
@@ -54,6 +63,9 @@ func (s *readerStats) emit(acc telegraf.Accumulator, tags map[string]string, now
 		"buffer_growths_total":             s.growths,
 		"counter_overflows_total":          s.counterOverflows,
 		"packet_metrics_not_emitted_total": s.notEmitted,
+		"packets_truncated_total":          s.truncated,
+		"packets_skipped_total":            s.skipped,
+		"name_watch_failures_total":        s.nameWatchFailures,
 	}, tags, now)
 	if s.hasReadBuffer {
 		acc.AddGauge(measurementStats, map[string]any{"read_buffer_bytes": s.readBufferBytes}, tags, now)
@@ -86,13 +98,16 @@ func (n *NFLOG) updateStats() readerStats {
 		overflows = n.build.counters.overflows()
 	}
 	s := readerStats{
-		received:         int64(st.Received),
-		overruns:         int64(st.Overruns),
-		lost:             int64(st.Lost),
-		decodeErrors:     int64(st.DecodeErrors),
-		growths:          int64(st.BufferGrowths),
-		counterOverflows: overflows,
-		notEmitted:       n.build.limit.notEmitted(),
+		received:          int64(st.Received),
+		overruns:          int64(st.Overruns),
+		lost:              int64(st.Lost),
+		decodeErrors:      int64(st.DecodeErrors),
+		growths:           int64(st.BufferGrowths),
+		counterOverflows:  overflows,
+		notEmitted:        n.build.limit.notEmitted(),
+		truncated:         int64(st.Truncated),
+		skipped:           int64(st.Skipped),
+		nameWatchFailures: int64(st.NameWatchFailures),
 	}
 	if size, err := n.reader.ReadBufferSize(); err == nil && n.replay == "" {
 		s.readBufferBytes, s.hasReadBuffer = int64(size), true
@@ -104,5 +119,8 @@ func (n *NFLOG) updateStats() readerStats {
 	n.stats.growths.Set(s.growths)
 	n.stats.counterOverflows.Set(s.counterOverflows)
 	n.stats.notEmitted.Set(s.notEmitted)
+	n.stats.truncated.Set(s.truncated)
+	n.stats.skipped.Set(s.skipped)
+	n.stats.nameWatchFailures.Set(s.nameWatchFailures)
 	return s
 }

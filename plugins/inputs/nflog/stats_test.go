@@ -11,6 +11,8 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/nflogr/telegraf-nflog/nflog"
 )
 
 // statsFields returns the fields of the nflog_stats metrics in acc, merged
@@ -36,7 +38,7 @@ func statsFields(acc *testutil.Accumulator) map[string]any {
 // buffer's size as a gauge, with one measurement, tag set and time.
 func TestStatsAreCountersAndAGauge(t *testing.T) {
 	s := readerStats{
-		received: 10, overruns: 1, lost: 2, decodeErrors: 3, growths: 4, counterOverflows: 5, notEmitted: 6,
+		received: 10, overruns: 1, lost: 2, decodeErrors: 3, growths: 4, counterOverflows: 5, notEmitted: 6, truncated: 7, skipped: 9, nameWatchFailures: 1,
 		readBufferBytes: 8 << 20, hasReadBuffer: true,
 	}
 	var acc testutil.Accumulator
@@ -52,6 +54,9 @@ func TestStatsAreCountersAndAGauge(t *testing.T) {
 			"buffer_growths_total":             int64(4),
 			"counter_overflows_total":          int64(5),
 			"packet_metrics_not_emitted_total": int64(6),
+			"packets_truncated_total":          int64(7),
+			"packets_skipped_total":            int64(9),
+			"name_watch_failures_total":        int64(1),
 		}, now, telegraf.Counter),
 		metric.New("nflog_stats", tags, map[string]any{"read_buffer_bytes": int64(8 << 20)}, now, telegraf.Gauge),
 	}
@@ -63,4 +68,42 @@ func TestStatsAreCountersAndAGauge(t *testing.T) {
 	s.emit(&acc, nil, now)
 	require.Len(t, acc.GetTelegrafMetrics(), 1)
 	require.Equal(t, telegraf.Counter, acc.GetTelegrafMetrics()[0].Type())
+}
+
+// A replay's nflog_stats carry the group tag that the live ones would:
+// the groups the capture's packets were logged to, sorted, as far as the
+// file was read; before the first packet there is none. read_buffer_bytes
+// is left out (a file has no socket).
+func TestReplayStatsGroupTag(t *testing.T) {
+	packet := func(group uint16) message {
+		return msg(nflog.FamilyIPv4, group, recorded, hdrAttr(0x0800, nflog.HookInput), prefixAttr("x"),
+			payloadAttr(ipv4("10.0.0.1", "10.0.0.2", 17, 28, udp(1, 2, 0))))
+	}
+	n := newPlugin(t, func(n *NFLOG) { n.Groups = nil })
+	acc := replay(t, n, capture(t, packet(7), packet(5), packet(7), packet(5)))
+	require.NoError(t, n.Gather(acc))
+	var stats []telegraf.Metric
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() == measurementStats {
+			stats = append(stats, m)
+		}
+	}
+	require.Len(t, stats, 1, "no read_buffer_bytes gauge on replay")
+	require.Equal(t, map[string]string{"group": "5,7"}, stats[0].Tags())
+	v, _ := stats[0].GetField("packets_received_total")
+	require.Equal(t, int64(4), v)
+
+	empty := newPlugin(t, func(n *NFLOG) { n.Groups = nil })
+	acc = replay(t, empty, capture(t))
+	require.NoError(t, empty.Gather(acc))
+	require.Empty(t, acc.GetTelegrafMetrics()[0].Tags(), "an empty file has no group")
+}
+
+func TestReplayGroups(t *testing.T) {
+	g := newReplayGroups()
+	require.Nil(t, g.tags())
+	for _, group := range []uint16{9, 9, 0, 65535, 9, 0} {
+		g.add(group)
+	}
+	require.Equal(t, map[string]string{"group": "0,9,65535"}, g.tags())
 }

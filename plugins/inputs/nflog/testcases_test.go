@@ -114,8 +114,12 @@ func TestCases(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the capture was not read to its end within 10s")
 			}
-			require.NoError(t, plugin.Err())
-			require.NoError(t, plugin.Gather(&acc))
+			readErr := plugin.Err()
+			if readErr != nil {
+				// Also in acc.Errors, compared with expected.err below.
+				require.NotEmpty(t, expectedErrors, "reading stopped and the case has no expected.err: %v", readErr)
+			}
+			require.Equal(t, readErr, plugin.Gather(&acc), "Gather returns the error that stopped reading")
 
 			actual := acc.GetTelegrafMetrics()
 			for _, m := range slices.Concat(actual, expected) {
