@@ -210,16 +210,7 @@ func TestE2EDashboards(t *testing.T) {
 		Job: "nflog", Targets: []string{promEndpoint}, ScrapeInterval: scrapeInterval, RuleFiles: []string{rules},
 	})
 	tg := startTelegraf(t, fw, dir, telegraf, telegrafConf, nobody, metricsOut)
-	waitFor(t, startTimeout, "NFLOG group bound in the firewall namespace (plugin started)", func() (bool, string) {
-		if tg.exited() {
-			return false, "Telegraf exited"
-		}
-		out, err := fw.RunErr("cat", "/proc/net/netfilter/nfnetlink_log")
-		if err != nil {
-			return false, err.Error()
-		}
-		return groupBound(out, group), out
-	})
+	waitGroupBound(t, fw, group, tg)
 	prom.WaitTargetsUp(t, startTimeout)
 
 	env := &dashEnv{t: t, client: client, influxURL: influxURL, prom: prom}

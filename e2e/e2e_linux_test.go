@@ -408,6 +408,22 @@ func freePorts(t *testing.T, ns *testutil.NetNS, n int) []int {
 	return ports
 }
 
+// waitGroupBound waits until the kernel lists group as bound in ns: the
+// plugin under Telegraf tg runs.
+func waitGroupBound(t *testing.T, ns *testutil.NetNS, group int, tg *proc) {
+	t.Helper()
+	waitFor(t, startTimeout, fmt.Sprintf("NFLOG group %d bound in namespace %s (plugin started)", group, ns.Name()), func() (bool, string) {
+		if tg.exited() {
+			return false, "Telegraf exited"
+		}
+		out, err := ns.RunErr("cat", "/proc/net/netfilter/nfnetlink_log")
+		if err != nil {
+			return false, err.Error()
+		}
+		return groupBound(out, group), out
+	})
+}
+
 // groupBound reports whether /proc/net/netfilter/nfnetlink_log lists group.
 func groupBound(procFile string, group int) bool {
 	for _, line := range strings.Split(procFile, "\n") {

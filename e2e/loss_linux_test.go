@@ -150,16 +150,7 @@ func TestE2ELossAccounted(t *testing.T) {
 `, plugin, pluginConf, fifo, lossBufferLimit, statsOut))
 
 	tg := startTelegraf(t, ns, dir, telegraf, telegrafConf, nobody, statsOut)
-	waitFor(t, startTimeout, "NFLOG group bound in the namespace (plugin started)", func() (bool, string) {
-		if tg.exited() {
-			return false, "Telegraf exited"
-		}
-		out, err := ns.RunErr("cat", "/proc/net/netfilter/nfnetlink_log")
-		if err != nil {
-			return false, err.Error()
-		}
-		return groupBound(out, nflogGroup), out
-	})
+	waitGroupBound(t, ns, nflogGroup, tg)
 
 	ctx, cancel := context.WithTimeout(context.Background(), lossFloodTime+5*time.Second)
 	defer cancel()

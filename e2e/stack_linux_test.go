@@ -102,16 +102,7 @@ func (s *stack) fileOutput() string {
 // waitBound waits until the kernel lists the group as bound: the plugin runs.
 func (s *stack) waitBound(t *testing.T, tg *proc) {
 	t.Helper()
-	waitFor(t, startTimeout, "NFLOG group bound in the namespace (plugin started)", func() (bool, string) {
-		if tg.exited() {
-			return false, "Telegraf exited"
-		}
-		out, err := s.ns.RunErr("cat", "/proc/net/netfilter/nfnetlink_log")
-		if err != nil {
-			return false, err.Error()
-		}
-		return groupBound(out, s.group), out
-	})
+	waitGroupBound(t, s.ns, s.group, tg)
 }
 
 // want is what the checks expect beyond the packets themselves.
