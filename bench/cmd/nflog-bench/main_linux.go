@@ -31,13 +31,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/nflogr/telegraf-nflog/bench/internal/rig"
 )
 
 type options struct {
@@ -226,7 +226,7 @@ func run(o *options) error {
 	} else {
 		defer os.RemoveAll(tmp)
 	}
-	stopOnSignal()
+	rig.StopOnSignal("nflog-bench")
 
 	if err := h.prepare(kinds); err != nil {
 		return err
@@ -340,7 +340,7 @@ func (h *harness) prepare(kinds []string) error {
 	if bin == "" {
 		bin = filepath.Join(h.tmp, "bin")
 		h.logf("building nflog-consumer and nflog-flood")
-		if err := buildGo(bin, "./bench/cmd/nflog-consumer", "./bench/cmd/nflog-flood"); err != nil {
+		if err := rig.BuildGo(bin, "./bench/cmd/nflog-consumer", "./bench/cmd/nflog-flood"); err != nil {
 			return err
 		}
 	}
@@ -363,7 +363,7 @@ func (h *harness) prepare(kinds []string) error {
 	}
 	if h.o.execd == "auto" {
 		h.logf("building telegraf-nflog")
-		if err := buildGo(filepath.Join(h.tmp, "bin"), "./cmd/telegraf-nflog"); err != nil {
+		if err := rig.BuildGo(filepath.Join(h.tmp, "bin"), "./cmd/telegraf-nflog"); err != nil {
 			return err
 		}
 		h.execd = filepath.Join(h.tmp, "bin", "telegraf-nflog")
@@ -378,19 +378,6 @@ func (h *harness) prepare(kinds []string) error {
 		h.execd = p
 	}
 	return nil
-}
-
-// stopOnSignal makes SIGINT/SIGTERM clean up the namespaces and children of
-// the trial in progress before exiting.
-func stopOnSignal() {
-	c := make(chan os.Signal, 1)
-	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		s := <-c
-		fmt.Fprintf(os.Stderr, "nflog-bench: %v: cleaning up\n", s)
-		cleanup.runAll()
-		os.Exit(130)
-	}()
 }
 
 func size(b int) string {

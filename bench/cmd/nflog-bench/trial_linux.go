@@ -17,41 +17,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nflogr/telegraf-nflog/bench/internal/rig"
 )
-
-// cleanups is the registry of what a trial in progress must undo if the
-// harness is interrupted: it kills only the children it started, by pid.
-type cleanups struct {
-	mu  sync.Mutex
-	fns map[int]func()
-	n   int
-}
-
-var cleanup = &cleanups{fns: map[int]func(){}}
-
-func (c *cleanups) add(fn func()) (remove func()) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n++
-	id := c.n
-	c.fns[id] = fn
-	return func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		delete(c.fns, id)
-	}
-}
-
-func (c *cleanups) runAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id := c.n; id > 0; id-- { // newest first: processes before namespaces
-		if fn, ok := c.fns[id]; ok {
-			fn()
-			delete(c.fns, id)
-		}
-	}
-}
 
 // consumerOut is the JSON printed by nflog-consumer and the C reader.
 type consumerOut struct {
@@ -64,13 +32,6 @@ type consumerOut struct {
 	PayloadBytes uint64 `json:"payload_bytes"`
 	Rcvbuf       int    `json:"rcvbuf"`
 	Mallocs      uint64 `json:"mallocs"`
-}
-
-type floodOut struct {
-	Sent     uint64  `json:"sent"`
-	ElapsedS float64 `json:"elapsed_s"`
-	RatePerS float64 `json:"rate_per_s"`
-	Stopped  string  `json:"stopped"`
 }
 
 // phase is one flood of a trial.
@@ -227,14 +188,14 @@ func (h *harness) start(cmd *exec.Cmd, cpu int, selfExit bool, stopSig os.Signal
 		p.stdin = w
 	}
 	h.debugf("starting %s", strings.Join(cmd.Args, " "))
-	err := withAffinity(cpu, cmd.Start)
+	err := rig.WithAffinity(cpu, cmd.Start)
 	if devnull != nil {
 		devnull.Close()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", cmd.Args[0], err)
 	}
-	remove := cleanup.add(func() { cmd.Process.Kill() })
+	remove := rig.Cleanup.Add(func() { cmd.Process.Kill() })
 	go func() {
 		p.waitErr = cmd.Wait()
 		remove()
@@ -247,42 +208,8 @@ func (h *harness) start(cmd *exec.Cmd, cpu int, selfExit bool, stopSig os.Signal
 func (h *harness) newNS(sc scenario) (name string, del func(), err error) {
 	h.seq++
 	name = fmt.Sprintf("nflogb-%d-%d", os.Getpid(), h.seq)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("ip netns add %s: %w: %s", name, err, out)
-	}
-	remove := cleanup.add(func() { exec.Command("ip", "netns", "del", name).Run() })
-	del = func() {
-		exec.Command("ip", "netns", "del", name).Run()
-		remove()
-	}
-	cmds := [][]string{
-		{"ip", "-n", name, "link", "set", "lo", "up"},
-		{"ip", "netns", "exec", name, "iptables", "-w", "-A", "OUTPUT", "-p", "udp", "--dport", "9",
-			"-j", "NFLOG", "--nflog-group", strconv.Itoa(h.o.group),
-			"--nflog-threshold", strconv.Itoa(sc.Threshold), "--nflog-size", strconv.Itoa(h.o.copyRange)},
-	}
-	for _, c := range cmds {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			del()
-			return "", nil, fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
-		}
-	}
-	return name, del, nil
-}
-
-var nflogRuleRE = regexp.MustCompile(`(?m)^\s*(\d+)\s+\d+\s+NFLOG\b`)
-
-// logged returns the packet counter of the NFLOG rule.
-func logged(ns string) (uint64, error) {
-	out, err := exec.Command("ip", "netns", "exec", ns, "iptables", "-w", "-L", "OUTPUT", "-v", "-x", "-n").CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("iptables -L: %w: %s", err, out)
-	}
-	m := nflogRuleRE.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("no NFLOG rule in:\n%s", out)
-	}
-	return strconv.ParseUint(string(m[1]), 10, 64)
+	del, err = rig.NewNS(name, rig.NFLOGRule(h.o.group, sc.Threshold, h.o.copyRange))
+	return name, del, err
 }
 
 // consumerCmd builds the command line of a consumer kind.
@@ -378,7 +305,7 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 		return fail(err)
 	}
 	defer del()
-	view, err := newNSView("/run/netns/" + ns)
+	view, err := rig.NewNSView("/run/netns/" + ns)
 	if err != nil {
 		return fail(err)
 	}
@@ -404,10 +331,10 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 
 	// Ready once the group is bound and its copy mode set; the remaining
 	// configuration follows within milliseconds.
-	var inst nflogInstance
+	var inst rig.NFLOGInstance
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		in, ok, err := view.instance(h.o.group)
+		in, ok, err := view.Instance(h.o.group)
 		if err != nil {
 			return fail(err)
 		}
@@ -424,8 +351,8 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond)
-	t.CPUs = cpusAllowed(p.cmd.Process.Pid)
-	startupNs, err := processCPU(p.cmd.Process.Pid)
+	t.CPUs = rig.CPUsAllowed(p.cmd.Process.Pid)
+	startupNs, err := rig.ProcessCPU(p.cmd.Process.Pid)
 	if err != nil {
 		return fail(err)
 	}
@@ -434,7 +361,7 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 	var snaps []consumerOut
 	var drops uint64
 	for i := 0; i < sc.Floods; i++ {
-		before, err := logged(ns)
+		before, err := rig.Logged(ns)
 		if err != nil {
 			return fail(err)
 		}
@@ -448,7 +375,7 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 		if err != nil {
 			return fail(err)
 		}
-		after, err := logged(ns)
+		after, err := rig.Logged(ns)
 		if err != nil {
 			return fail(err)
 		}
@@ -560,7 +487,7 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 	return t
 }
 
-func (h *harness) runFlood(ns string, sources int) (floodOut, error) {
+func (h *harness) runFlood(ns string, sources int) (rig.FloodOut, error) {
 	args := []string{"-netns", "/run/netns/" + ns, "-count", strconv.Itoa(h.o.count),
 		"-duration", h.o.duration.String(), "-size", strconv.Itoa(h.o.payload)}
 	if sources > 0 {
@@ -569,24 +496,11 @@ func (h *harness) runFlood(ns string, sources int) (floodOut, error) {
 	if h.o.rate > 0 {
 		args = append(args, "-rate", strconv.FormatFloat(h.o.rate, 'f', -1, 64))
 	}
-	cmd := exec.Command(h.flood, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := withAffinity(h.o.cpuSender, cmd.Start); err != nil {
-		return floodOut{}, err
+	fl, err := rig.RunFlood(h.flood, h.o.cpuSender, args...)
+	if err == nil {
+		h.debugf("flood: %+v", fl)
 	}
-	remove := cleanup.add(func() { cmd.Process.Kill() })
-	err := cmd.Wait()
-	remove()
-	if err != nil {
-		return floodOut{}, fmt.Errorf("nflog-flood: %w: %s", err, errOut.String())
-	}
-	var fl floodOut
-	if err := json.Unmarshal(out.Bytes(), &fl); err != nil {
-		return floodOut{}, fmt.Errorf("nflog-flood output %q: %w", out.String(), err)
-	}
-	h.debugf("flood: %+v", fl)
-	return fl, nil
+	return fl, err
 }
 
 // stalls stops and continues the consumer as the scenario says, until the
@@ -630,15 +544,15 @@ func (h *harness) stalls(p *proc, sc scenario) (stop func()) {
 // drain waits until the kernel holds nothing more for the consumer (the
 // group's pending batch and the socket's receive queue are empty for 200 ms)
 // or the consumer exits, and returns the socket's drop counter.
-func (h *harness) drain(view *nsView, portID int, p *proc) (drops uint64, err error) {
+func (h *harness) drain(view *rig.NSView, portID int, p *proc) (drops uint64, err error) {
 	deadline := time.Now().Add(60 * time.Second)
 	quiet := 0
 	for {
-		inst, iok, err := view.instance(h.o.group)
+		inst, iok, err := view.Instance(h.o.group)
 		if err != nil {
 			return drops, err
 		}
-		sock, sok, err := view.socket(portID)
+		sock, sok, err := view.Socket(portID)
 		if err != nil {
 			return drops, err
 		}
@@ -667,12 +581,12 @@ func (h *harness) drain(view *nsView, portID int, p *proc) (drops uint64, err er
 
 // settle waits (at most 10 s) until the consumer's CPU time stops growing.
 func (h *harness) settle(p *proc) {
-	last, _ := processCPU(p.cmd.Process.Pid)
+	last, _ := rig.ProcessCPU(p.cmd.Process.Pid)
 	for i := 0; i < 100; i++ {
 		if p.wait(100 * time.Millisecond) {
 			return
 		}
-		cur, err := processCPU(p.cmd.Process.Pid)
+		cur, err := rig.ProcessCPU(p.cmd.Process.Pid)
 		if err != nil || cur-last < int64(time.Millisecond) {
 			return
 		}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package rig
 
 import (
 	"bufio"
@@ -17,49 +17,52 @@ import (
 	"github.com/nflogr/telegraf-nflog/bench/internal/netns"
 )
 
-// nflogInstance is a line of /proc/net/netfilter/nfnetlink_log.
-type nflogInstance struct {
+// NFLOGInstance is a line of /proc/net/netfilter/nfnetlink_log.
+type NFLOGInstance struct {
 	Group, PortID, Qlen, CopyMode, CopyRange, FlushTimeout int
 }
 
-// netlinkSock is a line of /proc/net/netlink.
-type netlinkSock struct {
+// NetlinkSock is a line of /proc/net/netlink.
+type NetlinkSock struct {
 	Proto, PortID int
 	Rmem, Drops   uint64
 }
 
-// nsView reads the procfs files that follow the reader's network namespace,
+// NSView reads the procfs files that follow the reader's network namespace,
 // from a thread parked in the namespace (/proc/net is /proc/self/net, which
 // follows the main thread, so /proc/thread-self/net is read instead).
-type nsView struct{ t *netns.Thread }
+type NSView struct{ t *netns.Thread }
 
-func newNSView(path string) (*nsView, error) {
+// NewNSView starts a thread in the namespace at path to read its procfs
+// files; Close ends it.
+func NewNSView(path string) (*NSView, error) {
 	t, err := netns.NewThread(path)
 	if err != nil {
 		return nil, err
 	}
-	return &nsView{t: t}, nil
+	return &NSView{t: t}, nil
 }
 
-func (v *nsView) Close() { v.t.Close() }
+// Close ends the thread.
+func (v *NSView) Close() { v.t.Close() }
 
-func (v *nsView) read(name string) (b []byte, err error) {
+func (v *NSView) read(name string) (b []byte, err error) {
 	v.t.Do(func() { b, err = os.ReadFile("/proc/thread-self/net/" + name) })
 	return b, err
 }
 
-// instance returns the NFLOG instance of group, if bound.
-func (v *nsView) instance(group int) (nflogInstance, bool, error) {
+// Instance returns the NFLOG instance of group, if bound.
+func (v *NSView) Instance(group int) (NFLOGInstance, bool, error) {
 	b, err := v.read("netfilter/nfnetlink_log")
 	if err != nil {
-		return nflogInstance{}, false, err
+		return NFLOGInstance{}, false, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 6 {
 			continue
 		}
-		var in nflogInstance
+		var in NFLOGInstance
 		ints := []*int{&in.Group, &in.PortID, &in.Qlen, &in.CopyMode, &in.CopyRange, &in.FlushTimeout}
 		ok := true
 		for i, p := range ints {
@@ -74,14 +77,14 @@ func (v *nsView) instance(group int) (nflogInstance, bool, error) {
 			return in, true, nil
 		}
 	}
-	return nflogInstance{}, false, nil
+	return NFLOGInstance{}, false, nil
 }
 
-// socket returns the NETLINK_NETFILTER socket with the given port id.
-func (v *nsView) socket(portID int) (netlinkSock, bool, error) {
+// Socket returns the NETLINK_NETFILTER socket with the given port id.
+func (v *NSView) Socket(portID int) (NetlinkSock, bool, error) {
 	b, err := v.read("netlink")
 	if err != nil {
-		return netlinkSock{}, false, err
+		return NetlinkSock{}, false, err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -96,14 +99,14 @@ func (v *nsView) socket(portID int) (netlinkSock, bool, error) {
 		}
 		rmem, _ := strconv.ParseUint(f[4], 10, 64)
 		drops, _ := strconv.ParseUint(f[8], 10, 64)
-		return netlinkSock{Proto: 12, PortID: portID, Rmem: rmem, Drops: drops}, true, nil
+		return NetlinkSock{Proto: 12, PortID: portID, Rmem: rmem, Drops: drops}, true, nil
 	}
-	return netlinkSock{}, false, nil
+	return NetlinkSock{}, false, nil
 }
 
-// processCPU returns the CPU time in nanoseconds used so far by the live
+// ProcessCPU returns the CPU time in nanoseconds used so far by the live
 // threads of pid (sum_exec_runtime of /proc/PID/task/*/schedstat).
-func processCPU(pid int) (int64, error) {
+func ProcessCPU(pid int) (int64, error) {
 	dirs, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
 	if err != nil || len(dirs) == 0 {
 		return 0, fmt.Errorf("no threads for pid %d", pid)
@@ -124,8 +127,8 @@ func processCPU(pid int) (int64, error) {
 	return sum, nil
 }
 
-// cpusAllowed returns Cpus_allowed_list of pid.
-func cpusAllowed(pid int) string {
+// CPUsAllowed returns Cpus_allowed_list of pid.
+func CPUsAllowed(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return ""
@@ -138,9 +141,9 @@ func cpusAllowed(pid int) string {
 	return ""
 }
 
-// withAffinity runs start (which forks) on a thread pinned to cpu, so that
+// WithAffinity runs start (which forks) on a thread pinned to cpu, so that
 // the child inherits the pinning; cpu < 0 leaves it alone.
-func withAffinity(cpu int, start func() error) error {
+func WithAffinity(cpu int, start func() error) error {
 	if cpu < 0 {
 		return start()
 	}
