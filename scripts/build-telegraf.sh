@@ -30,8 +30,11 @@ set -euo pipefail
 VERSION=1.37.2
 MODULE=github.com/influxdata/telegraf
 # Plugins built in besides inputs.nflog: what the README's telegraf.conf
-# files and the execd path use (tag names as in plugins/*/all/*.go).
-TAGS=custom,inputs.execd,inputs.internal,outputs.file,outputs.influxdb,outputs.influxdb_v2,outputs.prometheus_client,parsers.influx,serializers.influx
+# files and the execd path use, and what the pipeline benchmark's peer
+# pipeline needs (ulogd2's JSON file read by inputs.tail with the json_v2
+# parser, counted by aggregators.basicstats; bench/cmd/nflog-pipeline). Tag
+# names as in plugins/*/all/*.go.
+TAGS=custom,inputs.execd,inputs.internal,inputs.tail,outputs.file,outputs.influxdb,outputs.influxdb_v2,outputs.prometheus_client,parsers.influx,parsers.json_v2,serializers.influx,aggregators.basicstats
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 stock=false
@@ -182,7 +185,7 @@ if $stock; then
 	mv -f "$out.tmp" "$out"
 
 	say "checking $out"
-	check "$out" inputs.execd inputs.internal outputs.file outputs.influxdb outputs.prometheus_client
+	check "$out" inputs.execd inputs.internal inputs.tail outputs.file outputs.influxdb outputs.prometheus_client aggregators.basicstats parsers.json_v2
 	echo "Stock Telegraf v$VERSION (no inputs.nflog) is $out; run the plugin with [[inputs.execd]] (README)."
 	exit 0
 fi
