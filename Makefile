@@ -16,7 +16,7 @@ TOOLS     := iptables ip6tables nft ip setpriv tcpdump setcap bash sysctl influx
 DEMO_PKGS  := iptables iproute2 bash
 DEMO_TOOLS := iptables ip6tables ip bash
 
-.PHONY: help all build test unit deps deps-demo lint fuzz fuzz-smoke soak bench flood microbench demo clean telegraf telegraf-stock
+.PHONY: help all build test unit deps deps-demo lint fuzz fuzz-smoke soak bench flood bench-pipeline microbench demo clean telegraf telegraf-stock
 
 ## all: the same as build (the default target).
 all: build
@@ -92,6 +92,13 @@ bench: build
 
 ## flood: the same as bench.
 flood: bench
+
+## bench-pipeline: the pipeline benchmark (root): inputs.nflog in Telegraf, the
+## execd binary -> Telegraf and ulogd2 -> Telegraf's tail, CPU of every process per
+## packet, losses end to end, zero-loss rates; PIPEFLAGS="-runs 3". Builds
+## bin/telegraf and bin/telegraf-stock as needed. See bench/README.md.
+bench-pipeline: build
+	$(GO) run ./bench/cmd/nflog-pipeline $(PIPEFLAGS)
 
 ## microbench: go test -bench micro-benchmarks (decode, Loop, Next, metric building).
 microbench:

@@ -1,0 +1,311 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// setRatios sets each full-rate trial's CPU per packet over pipeline 3's in
+// the same run and mode.
+func setRatios(ts []*trial) {
+	for _, t := range ts {
+		if t.Err != "" || t.Pipeline == pipeUlogd {
+			continue
+		}
+		for _, b := range ts {
+			if b.Pipeline == pipeUlogd && b.Run == t.Run && b.Mode == t.Mode && b.Err == "" && b.CPUPerPktUS > 0 {
+				t.Ratio = t.CPUPerPktUS / b.CPUPerPktUS
+			}
+		}
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// spread is the median, minimum and maximum of f over ts.
+type spread struct {
+	Med float64 `json:"median"`
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+}
+
+func spreadOf(ts []*trial, f func(*trial) float64) spread {
+	var v []float64
+	for _, t := range ts {
+		v = append(v, f(t))
+	}
+	if len(v) == 0 {
+		return spread{}
+	}
+	return spread{Med: median(v), Min: slices.Min(v), Max: slices.Max(v)}
+}
+
+type summary struct {
+	Pipeline    string    `json:"pipeline"`
+	Mode        string    `json:"mode"`
+	Runs        int       `json:"runs"`
+	Errors      []string  `json:"errors,omitempty"`
+	Sent        spread    `json:"sent"`
+	Logged      spread    `json:"logged"`
+	Delivered   spread    `json:"delivered"`
+	Counted     spread    `json:"counted_losses"`
+	Unaccounted spread    `json:"unaccounted"`
+	SeqGaps     *spread   `json:"seq_gaps,omitempty"`
+	RateKpps    spread    `json:"rate_kpps"`
+	LagS        spread    `json:"lag_s"`
+	ReaderUS    spread    `json:"reader_us_per_pkt"`
+	TelegrafUS  spread    `json:"telegraf_us_per_pkt"`
+	SumUS       spread    `json:"sum_us_per_pkt"`
+	Ratio       *spread   `json:"ratio_to_3,omitempty"`
+	ZeroLoss    *zeroLoss `json:"zero_loss,omitempty"`
+}
+
+type report struct {
+	Date      string         `json:"date"`
+	Host      string         `json:"host"`
+	Tree      string         `json:"tree"`
+	Command   string         `json:"command"`
+	Settings  map[string]any `json:"settings"`
+	Summaries []summary      `json:"summaries"`
+	Targets   []target       `json:"targets"`
+	Trials    []*trial       `json:"trials"`
+}
+
+type target struct {
+	Name   string `json:"name"`
+	Result string `json:"result"` // "pass", "FAIL", "n/a"
+	Detail string `json:"detail"`
+}
+
+func makeReport(o *options, pipes, modes []string, trials []*trial, zls []*zeroLoss) *report {
+	r := &report{
+		Date: time.Now().UTC().Format(time.RFC3339),
+		Host: fmt.Sprintf("%d CPUs, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH),
+		Tree: gitDescribe(),
+		Settings: map[string]any{
+			"runs": o.runs, "count": o.count, "duration": o.duration.String(), "size": o.payload,
+			"threshold": o.threshold, "rcvbuf": o.rcvbuf, "nlbuf": o.nlbuf, "copy_range": o.copyRange,
+			"flush": o.flush.String(), "buffer_limit": o.bufferLimit, "agg_period": o.aggPeriod.String(),
+			"bisect": o.bisect, "bisect_duration": o.bisectTime.String(), "max_lag": o.maxLag.String(),
+			"cpu_sender": o.cpuSender, "cpu_pipeline": o.cpuPipeline,
+		},
+		Trials: trials,
+	}
+	for _, mode := range modes {
+		for _, p := range pipes {
+			s := summary{Pipeline: p, Mode: mode}
+			var ok []*trial
+			for _, t := range trials {
+				if t.Pipeline != p || t.Mode != mode {
+					continue
+				}
+				if t.Err != "" {
+					s.Errors = append(s.Errors, fmt.Sprintf("run %d: %s", t.Run, t.Err))
+					continue
+				}
+				ok = append(ok, t)
+			}
+			for _, z := range zls {
+				if z.Pipeline == p && z.Mode == mode {
+					s.ZeroLoss = z
+				}
+			}
+			s.Runs = len(ok)
+			if len(ok) > 0 {
+				s.Sent = spreadOf(ok, func(t *trial) float64 { return float64(t.Sent) })
+				s.Logged = spreadOf(ok, func(t *trial) float64 { return float64(t.Logged) })
+				s.Delivered = spreadOf(ok, func(t *trial) float64 { return float64(t.Account.Delivered) })
+				s.Counted = spreadOf(ok, func(t *trial) float64 { return float64(t.Account.Losses.total()) })
+				s.Unaccounted = spreadOf(ok, func(t *trial) float64 { return float64(t.Unaccounted) })
+				if !slices.ContainsFunc(ok, func(t *trial) bool { return t.SeqGaps == nil }) {
+					g := spreadOf(ok, func(t *trial) float64 { return float64(*t.SeqGaps) })
+					s.SeqGaps = &g
+				}
+				s.RateKpps = spreadOf(ok, func(t *trial) float64 { return t.RateKpps })
+				s.LagS = spreadOf(ok, func(t *trial) float64 { return t.LagS })
+				s.ReaderUS = spreadOf(ok, func(t *trial) float64 { return t.ReaderUS })
+				s.TelegrafUS = spreadOf(ok, func(t *trial) float64 { return t.TelegrafUS })
+				s.SumUS = spreadOf(ok, func(t *trial) float64 { return t.CPUPerPktUS })
+				if p != pipeUlogd && !slices.ContainsFunc(ok, func(t *trial) bool { return t.Ratio == 0 }) {
+					x := spreadOf(ok, func(t *trial) float64 { return t.Ratio })
+					s.Ratio = &x
+				}
+			}
+			r.Summaries = append(r.Summaries, s)
+		}
+	}
+	r.targets()
+	return r
+}
+
+func (r *report) find(p, mode string) *summary {
+	for i := range r.Summaries {
+		if r.Summaries[i].Pipeline == p && r.Summaries[i].Mode == mode && r.Summaries[i].Runs > 0 {
+			return &r.Summaries[i]
+		}
+	}
+	return nil
+}
+
+// telegrafNearZero is the counters-mode bound on Telegraf's own CPU per
+// packet, µs: a hundredth of what parsing a point per packet costs it.
+const telegrafNearZero = 0.05
+
+func (r *report) targets() {
+	for _, p := range []string{pipeIntree, pipeExecd} {
+		name := fmt.Sprintf("per-packet mode: pipeline %s ≤ 0.5× the CPU per packet of pipeline 3", p)
+		s := r.find(p, modePackets)
+		switch {
+		case s == nil || s.Ratio == nil:
+			r.Targets = append(r.Targets, target{name, "n/a", "not measured (both pipelines needed in the same runs)"})
+		default:
+			res := "pass"
+			if s.Ratio.Med > 0.5 {
+				res = "FAIL"
+			}
+			r.Targets = append(r.Targets, target{name, res, fmt.Sprintf("median %.2f× (%.2f–%.2f): %.3f vs %.3f µs/pkt",
+				s.Ratio.Med, s.Ratio.Min, s.Ratio.Max, s.SumUS.Med, r.find(pipeUlogd, modePackets).SumUS.Med)})
+		}
+		name = fmt.Sprintf("counters mode: pipeline %s loses nothing at the sender's full rate, Telegraf ≤ %.2f µs/pkt", p, telegrafNearZero)
+		s = r.find(p, modeCounters)
+		if s == nil {
+			r.Targets = append(r.Targets, target{name, "n/a", "not measured"})
+			continue
+		}
+		full := s.ZeroLoss != nil && s.ZeroLoss.FullPass
+		res := "pass"
+		if !full || s.TelegrafUS.Med > telegrafNearZero {
+			res = "FAIL"
+		}
+		r.Targets = append(r.Targets, target{name, res, fmt.Sprintf("every full-rate run loss-free: %v (%.0fk/s); Telegraf %.3f µs/pkt (%.3f–%.3f), sum %.3f",
+			full, s.RateKpps.Med, s.TelegrafUS.Med, s.TelegrafUS.Min, s.TelegrafUS.Max, s.SumUS.Med)})
+	}
+}
+
+func (r *report) writeMarkdown(w io.Writer) {
+	fmt.Fprintf(w, "## Pipeline benchmark, %s (%s, %s)\n\n", r.Date, r.Host, r.Tree)
+	fmt.Fprintf(w, "Settings: %s\n\n", settingsLine(r.Settings))
+	fmt.Fprintln(w, "| pipeline | mode | runs | sent | points written (packets) | counted losses | unaccounted | reader µs/pkt | Telegraf µs/pkt | sum µs/pkt (min–max) | × pipeline 3 (min–max) | full rate k/s | zero-loss rate k/s |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, s := range r.Summaries {
+		if s.Runs == 0 {
+			fmt.Fprintf(w, "| %s | %s | 0 | %s |\n", pipeNames[s.Pipeline], s.Mode, strings.Join(s.Errors, "; "))
+			continue
+		}
+		unacc := fmt.Sprintf("%.0f", s.Unaccounted.Med)
+		if s.Unaccounted.Min != s.Unaccounted.Max {
+			unacc += fmt.Sprintf(" (%.0f–%.0f)", s.Unaccounted.Min, s.Unaccounted.Max)
+		}
+		if s.SeqGaps != nil && (s.SeqGaps.Max > 0 || s.Unaccounted.Max != 0) {
+			unacc += fmt.Sprintf("; seq gaps in ulogd's JSON %.0f", s.SeqGaps.Med)
+		}
+		reader := fmt.Sprintf("%.3f", s.ReaderUS.Med)
+		if s.Pipeline == pipeIntree {
+			reader = "(in Telegraf)"
+		}
+		ratio := "1 (base)"
+		if s.Pipeline != pipeUlogd {
+			ratio = "—"
+			if s.Ratio != nil {
+				ratio = fmt.Sprintf("%.2f (%.2f–%.2f)", s.Ratio.Med, s.Ratio.Min, s.Ratio.Max)
+			}
+		}
+		counted := fmt.Sprintf("%.0f", s.Counted.Med)
+		if s.Counted.Min != s.Counted.Max {
+			counted += fmt.Sprintf(" (%.0f–%.0f)", s.Counted.Min, s.Counted.Max)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %.3f | %.3f (%.3f–%.3f) | %s | %.0f | %s |\n",
+			pipeNames[s.Pipeline], s.Mode, s.Runs, s.Sent.Med, s.Delivered.Med, counted, unacc,
+			reader, s.TelegrafUS.Med, s.SumUS.Med, s.SumUS.Min, s.SumUS.Max, ratio, s.RateKpps.Med, zeroLossText(s.ZeroLoss))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| target | result | detail |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, t := range r.Targets {
+		fmt.Fprintf(w, "| %s | %s | %s |\n", t.Name, t.Result, t.Detail)
+	}
+	fmt.Fprintln(w)
+	var steps []string
+	for _, s := range r.Summaries {
+		if s.ZeroLoss == nil || len(s.ZeroLoss.Steps) == 0 {
+			continue
+		}
+		var st []string
+		for i, x := range s.ZeroLoss.Steps {
+			res := "lost"
+			if x.Pass {
+				res = "ok"
+			}
+			if i < len(s.ZeroLoss.Trials) && s.ZeroLoss.Trials[i].Err != "" {
+				res = "error"
+			} else if !x.Pass && i < len(s.ZeroLoss.Trials) && s.ZeroLoss.Trials[i].Account.lossFree() {
+				res = fmt.Sprintf("late %.1fs", s.ZeroLoss.Trials[i].LagS)
+			}
+			st = append(st, fmt.Sprintf("%.0fk %s", x.Rate/1000, res))
+		}
+		steps = append(steps, fmt.Sprintf("- %s, %s: %s", pipeNames[s.Pipeline], s.Mode, strings.Join(st, ", ")))
+	}
+	if len(steps) > 0 {
+		fmt.Fprintln(w, "Zero-loss bisection (paced floods; \"late\": nothing lost but not all written within -max-lag):")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, strings.Join(steps, "\n"))
+		fmt.Fprintln(w)
+	}
+	for _, s := range r.Summaries {
+		for _, e := range s.Errors {
+			fmt.Fprintf(w, "- error, %s %s: %s\n", pipeNames[s.Pipeline], s.Mode, e)
+		}
+	}
+}
+
+func zeroLossText(z *zeroLoss) string {
+	switch {
+	case z == nil:
+		return "—"
+	case z.FullPass:
+		return fmt.Sprintf("≥ %.0f (full rate)", z.FullKpps)
+	case len(z.Steps) == 0:
+		return fmt.Sprintf("< %.0f (not bisected)", z.FullKpps)
+	case z.LoKpps == 0:
+		return fmt.Sprintf("< %.0f", z.HiKpps)
+	}
+	return fmt.Sprintf("%.0f (< %.0f)", z.LoKpps, z.HiKpps)
+}
+
+func settingsLine(m map[string]any) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func gitDescribe() string {
+	out, err := exec.Command("git", "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "unknown tree"
+	}
+	return strings.TrimSpace(string(out))
+}
