@@ -183,7 +183,22 @@ func (h *harness) telegrafConf(p, mode string, f trialFiles, ns string) string {
 
 // ulogdConf is ulogd2's configuration: Debian's JSON stack (NFLOG, BASE,
 // IFINDEX, IP2STR, MAC2STR, JSON, as in the commented example of
-// /etc/ulogd.conf) with the reader settings of the other pipelines.
+// /etc/ulogd.conf) with the reader settings of the other pipelines where
+// ulogd has them:
+//   - netlink_socket_buffer_size, with netlink_socket_buffer_maxsize one
+//     byte more: ulogd sets a size only when it is below the maximum, so
+//     this sets the buffer and forbids its growth, as max_read_buffer_size
+//     = 0 does for the plugin;
+//   - netlink_qthreshold and netlink_qtimeout (in 10 ms);
+//   - seq_local = 1 (which sets the global sequence numbers too: ulogd
+//     2.0.8 tests seq_local for both flags): the harness counts the gaps in
+//     ulogd's JSON file, as ulogd counts no lost packets itself;
+//   - ulogd has no setting for the kernel's batch buffer (nlbufsiz): its
+//     batches stay at the kernel's default of one page, where the plugin's
+//     are netlink_buffer_size; "bufsize" (its recv buffer) keeps its default.
+//
+// JSON "sync = 1" flushes each line, as a file that Telegraf tails needs
+// (otherwise the last lines wait in stdio's buffer until ulogd exits).
 func (h *harness) ulogdConf(f trialFiles) string {
 	o := h.o
 	var b strings.Builder
@@ -199,12 +214,11 @@ netlink_socket_buffer_size=%d
 netlink_socket_buffer_maxsize=%d
 netlink_qthreshold=%d
 netlink_qtimeout=%d
-bufsize=%d
 seq_local=1
 
 [json1]
 file=%q
 sync=1
-`, o.group, o.rcvbuf, o.rcvbuf, o.threshold, int(o.flush.Milliseconds()/10), o.nlbuf, f.ulogdJSON)
+`, o.group, o.rcvbuf, o.rcvbuf+1, o.threshold, int(o.flush.Milliseconds()/10), f.ulogdJSON)
 	return b.String()
 }
