@@ -178,6 +178,7 @@ type pointCounter struct {
 
 	partial []byte
 	lines   uint64            // lines of measurement (per-packet mode)
+	counted uint64            // lines of counterName
 	last    map[string]uint64 // running: last value per series
 	sum     uint64            // per period: the sum
 	other   uint64            // lines of anything else
@@ -212,6 +213,7 @@ func (c *pointCounter) add(l []byte) {
 		pl, ok := parseLine(string(l))
 		if ok && pl.name == c.counterName {
 			if n, ok := pl.intField(c.counterField); ok {
+				c.counted++
 				if c.running {
 					if c.last == nil {
 						c.last = map[string]uint64{}

@@ -135,7 +135,11 @@ func (h *harness) telegrafConf(p, mode string, f trialFiles, ns string) string {
   [[inputs.tail.json_v2]]
     measurement_name = "ulogd"
     timestamp_path = "timestamp"
-    timestamp_format = "2006-01-02T15:04:05.000000-0700"
+    ## ulogd 2.0.8 writes the zone offset only where it is not UTC (its
+    ## JSON plugin compares the offset with an initial 0); ulogd runs
+    ## with TZ=UTC here.
+    timestamp_format = "2006-01-02T15:04:05.000000"
+    timestamp_timezone = "UTC"
     [[inputs.tail.json_v2.tag]]
       path = 'ip\.protocol'
       rename = "ip_proto"
@@ -182,7 +186,7 @@ func (h *harness) telegrafConf(p, mode string, f trialFiles, ns string) string {
 }
 
 // ulogdConf is ulogd2's configuration: Debian's JSON stack (NFLOG, BASE,
-// IFINDEX, IP2STR, MAC2STR, JSON, as in the commented example of
+// IFINDEX, IP2STR, HWHDR, JSON, as in the commented example of
 // /etc/ulogd.conf) with the reader settings of the other pipelines where
 // ulogd has them:
 //   - netlink_socket_buffer_size, with netlink_socket_buffer_maxsize one
@@ -203,10 +207,10 @@ func (h *harness) ulogdConf(f trialFiles) string {
 	o := h.o
 	var b strings.Builder
 	fmt.Fprintf(&b, "[global]\nlogfile=%q\nloglevel=3\n", f.ulogdLog)
-	for _, p := range []string{"inppkt_NFLOG", "raw2packet_BASE", "filter_IFINDEX", "filter_IP2STR", "filter_MAC2STR", "output_JSON"} {
+	for _, p := range []string{"inppkt_NFLOG", "raw2packet_BASE", "filter_IFINDEX", "filter_IP2STR", "filter_HWHDR", "output_JSON"} {
 		fmt.Fprintf(&b, "plugin=%q\n", filepath.Join(h.ulogdPlugins, "ulogd_"+p+".so"))
 	}
-	fmt.Fprintf(&b, `stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,mac2str1:MAC2STR,json1:JSON
+	fmt.Fprintf(&b, `stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,mac2str1:HWHDR,json1:JSON
 
 [log1]
 group=%d

@@ -351,7 +351,7 @@ func (h *harness) runTrial(p, mode string, run int, rate float64, count int, dur
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Lines = pc.lines + pc.other
+	t.Lines = pc.lines + pc.counted + pc.other
 	t.Unaccounted = t.Account.unaccounted()
 
 	settle(procs)
