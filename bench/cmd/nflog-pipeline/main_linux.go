@@ -112,7 +112,7 @@ func main() {
 	flag.IntVar(&o.copyRange, "copy-range", 128, "copy range (the rule also has --nflog-size)")
 	flag.DurationVar(&o.flush, "flush", 100*time.Millisecond, "flush timeout of every reader")
 	flag.IntVar(&o.bufferLimit, "buffer-limit", 500_000, "Telegraf's metric_buffer_limit")
-	flag.DurationVar(&o.aggPeriod, "agg-period", 2*time.Second, "period of pipeline 3's basicstats aggregator in counters mode")
+	flag.DurationVar(&o.aggPeriod, "agg-period", time.Second, "period of pipeline 3's basicstats aggregator in counters mode (the lag allowed grows by what it exceeds the 1 s interval)")
 	flag.IntVar(&o.bisect, "bisect", 5, "bisection steps for the zero-loss rate of each pipeline and mode (0: none)")
 	flag.DurationVar(&o.bisectTime, "bisect-duration", 5*time.Second, "length of each bisection flood")
 	flag.DurationVar(&o.maxLag, "max-lag", 2500*time.Millisecond, "a run passes only if it lost nothing and every packet was written or counted within this long after the flood (Telegraf's 1 s interval and 1 s flush included)")

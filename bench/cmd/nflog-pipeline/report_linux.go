@@ -73,6 +73,7 @@ type summary struct {
 	ReaderUS    spread    `json:"reader_us_per_pkt"`
 	TelegrafUS  spread    `json:"telegraf_us_per_pkt"`
 	SumUS       spread    `json:"sum_us_per_pkt"`
+	SumDelivUS  spread    `json:"sum_us_per_delivered_pkt"`
 	Ratio       *spread   `json:"ratio_to_3,omitempty"`
 	ZeroLoss    *zeroLoss `json:"zero_loss,omitempty"`
 }
@@ -143,6 +144,7 @@ func makeReport(o *options, pipes, modes []string, trials []*trial, zls []*zeroL
 				s.ReaderUS = spreadOf(ok, func(t *trial) float64 { return t.ReaderUS })
 				s.TelegrafUS = spreadOf(ok, func(t *trial) float64 { return t.TelegrafUS })
 				s.SumUS = spreadOf(ok, func(t *trial) float64 { return t.CPUPerPktUS })
+				s.SumDelivUS = spreadOf(ok, func(t *trial) float64 { return t.CPUPerDeliveredUS })
 				if p != pipeUlogd && !slices.ContainsFunc(ok, func(t *trial) bool { return t.Ratio == 0 }) {
 					x := spreadOf(ok, func(t *trial) float64 { return t.Ratio })
 					s.Ratio = &x
@@ -217,8 +219,8 @@ func (r *report) targets() {
 func (r *report) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "## Pipeline benchmark, %s (%s, %s)\n\n", r.Date, r.Host, r.Tree)
 	fmt.Fprintf(w, "Settings: %s\n\n", settingsLine(r.Settings))
-	fmt.Fprintln(w, "| pipeline | mode | runs | sent | points written (packets) | counted losses | unaccounted | reader µs/pkt | Telegraf µs/pkt | sum µs/pkt (min–max) | × pipeline 3 (min–max) | full rate k/s | zero-loss rate k/s |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| pipeline | mode | runs | sent | points written (packets) | counted losses | unaccounted | reader µs/pkt | Telegraf µs/pkt | sum µs/pkt (min–max) | × pipeline 3 (min–max) | sum µs per written pkt | full rate k/s | zero-loss rate k/s |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range r.Summaries {
 		if s.Runs == 0 {
 			fmt.Fprintf(w, "| %s | %s | 0 | %s |\n", pipeNames[s.Pipeline], s.Mode, strings.Join(s.Errors, "; "))
@@ -246,9 +248,9 @@ func (r *report) writeMarkdown(w io.Writer) {
 		if s.Counted.Min != s.Counted.Max {
 			counted += fmt.Sprintf(" (%.0f–%.0f)", s.Counted.Min, s.Counted.Max)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %.3f | %.3f (%.3f–%.3f) | %s | %.0f | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %.3f | %.3f (%.3f–%.3f) | %s | %.3f | %.0f | %s |\n",
 			pipeNames[s.Pipeline], s.Mode, s.Runs, s.Sent.Med, s.Delivered.Med, counted, unacc,
-			reader, s.TelegrafUS.Med, s.SumUS.Med, s.SumUS.Min, s.SumUS.Max, ratio, s.RateKpps.Med, zeroLossText(s.ZeroLoss))
+			reader, s.TelegrafUS.Med, s.SumUS.Med, s.SumUS.Min, s.SumUS.Max, ratio, s.SumDelivUS.Med, s.RateKpps.Med, zeroLossText(s.ZeroLoss))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| target | result | detail |")
