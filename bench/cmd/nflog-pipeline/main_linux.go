@@ -58,6 +58,7 @@ type options struct {
 	flush         time.Duration
 	bufferLimit   int
 	aggPeriod     time.Duration
+	pacedRate     float64
 	bisect        int
 	bisectTime    time.Duration
 	maxLag        time.Duration
@@ -113,6 +114,7 @@ func main() {
 	flag.DurationVar(&o.flush, "flush", 100*time.Millisecond, "flush timeout of every reader")
 	flag.IntVar(&o.bufferLimit, "buffer-limit", 500_000, "Telegraf's metric_buffer_limit")
 	flag.DurationVar(&o.aggPeriod, "agg-period", time.Second, "period of pipeline 3's basicstats aggregator in counters mode (the lag allowed grows by what it exceeds the 1 s interval)")
+	flag.Float64Var(&o.pacedRate, "paced-rate", 30000, "also run every pipeline and mode at this paced rate, datagrams/s, below the peer pipeline's zero-loss rate, so that CPU per packet compares with no loss anywhere (0: skip)")
 	flag.IntVar(&o.bisect, "bisect", 5, "bisection steps for the zero-loss rate of each pipeline and mode (0: none)")
 	flag.DurationVar(&o.bisectTime, "bisect-duration", 5*time.Second, "length of each bisection flood")
 	flag.DurationVar(&o.maxLag, "max-lag", 2500*time.Millisecond, "a run passes only if it lost nothing and every packet was written or counted within this long after the flood (Telegraf's 1 s interval and 1 s flush included)")
@@ -138,8 +140,8 @@ func run(o *options) error {
 	if os.Geteuid() != 0 {
 		return errors.New("needs root (network namespaces, iptables, NFLOG sockets): sudo go run ./bench/cmd/nflog-pipeline")
 	}
-	if o.runs < 1 || o.count < 1 || o.duration <= 0 || o.duration > 2*time.Minute || o.bisect < 0 || o.bisect > 10 {
-		return errors.New("-runs and -count must be positive, -duration in (0, 2m], -bisect in [0, 10]")
+	if o.runs < 1 || o.count < 1 || o.duration <= 0 || o.duration > 2*time.Minute || o.bisect < 0 || o.bisect > 10 || o.pacedRate < 0 {
+		return errors.New("-runs and -count must be positive, -duration in (0, 2m], -bisect in [0, 10], -paced-rate >= 0")
 	}
 	for _, tool := range []string{"ip", "iptables"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -185,9 +187,19 @@ func run(o *options) error {
 			// Rotate the order from run to run, so that drift does not
 			// always favour the same pipeline.
 			k := (run - 1) % len(pipes)
-			for _, p := range append(slices.Clone(pipes[k:]), pipes[:k]...) {
+			order := append(slices.Clone(pipes[k:]), pipes[:k]...)
+			for _, p := range order {
 				h.logf("run %d/%d, pipeline %s, %s mode, full rate", run, o.runs, pipeNames[p], mode)
 				t := h.runTrial(p, mode, run, 0, o.count, o.duration)
+				h.logf("  %s", t.summary())
+				trials = append(trials, t)
+			}
+			if o.pacedRate <= 0 {
+				continue
+			}
+			for _, p := range order {
+				h.logf("run %d/%d, pipeline %s, %s mode, paced at %.0fk/s", run, o.runs, pipeNames[p], mode, o.pacedRate/1000)
+				t := h.runTrial(p, mode, run, o.pacedRate, int(o.pacedRate*o.duration.Seconds()), o.duration+2*time.Second)
 				h.logf("  %s", t.summary())
 				trials = append(trials, t)
 			}
@@ -253,7 +265,7 @@ func (h *harness) zeroLoss(p, mode string, trials []*trial) *zeroLoss {
 	z.FullPass = true
 	n := 0
 	for _, t := range trials {
-		if t.Pipeline != p || t.Mode != mode || t.Err != "" {
+		if t.Pipeline != p || t.Mode != mode || t.TargetRate != 0 || t.Err != "" {
 			continue
 		}
 		n++

@@ -12,15 +12,15 @@ import (
 	"time"
 )
 
-// setRatios sets each full-rate trial's CPU per packet over pipeline 3's in
-// the same run and mode.
+// setRatios sets each trial's CPU per packet over pipeline 3's in the same
+// run, mode and flood (full rate or paced).
 func setRatios(ts []*trial) {
 	for _, t := range ts {
 		if t.Err != "" || t.Pipeline == pipeUlogd {
 			continue
 		}
 		for _, b := range ts {
-			if b.Pipeline == pipeUlogd && b.Run == t.Run && b.Mode == t.Mode && b.Err == "" && b.CPUPerPktUS > 0 {
+			if b.Pipeline == pipeUlogd && b.Run == t.Run && b.Mode == t.Mode && b.TargetRate == t.TargetRate && b.Err == "" && b.CPUPerPktUS > 0 {
 				t.Ratio = t.CPUPerPktUS / b.CPUPerPktUS
 			}
 		}
@@ -60,6 +60,7 @@ func spreadOf(ts []*trial, f func(*trial) float64) spread {
 type summary struct {
 	Pipeline    string    `json:"pipeline"`
 	Mode        string    `json:"mode"`
+	Rate        float64   `json:"target_rate"` // 0: full rate
 	Runs        int       `json:"runs"`
 	Errors      []string  `json:"errors,omitempty"`
 	Sent        spread    `json:"sent"`
@@ -104,62 +105,75 @@ func makeReport(o *options, pipes, modes []string, trials []*trial, zls []*zeroL
 			"runs": o.runs, "count": o.count, "duration": o.duration.String(), "size": o.payload,
 			"threshold": o.threshold, "rcvbuf": o.rcvbuf, "nlbuf": o.nlbuf, "copy_range": o.copyRange,
 			"flush": o.flush.String(), "buffer_limit": o.bufferLimit, "agg_period": o.aggPeriod.String(),
-			"bisect": o.bisect, "bisect_duration": o.bisectTime.String(), "max_lag": o.maxLag.String(),
+			"paced_rate": o.pacedRate, "bisect": o.bisect, "bisect_duration": o.bisectTime.String(), "max_lag": o.maxLag.String(),
 			"cpu_sender": o.cpuSender, "cpu_pipeline": o.cpuPipeline,
 		},
 		Trials: trials,
 	}
-	for _, mode := range modes {
-		for _, p := range pipes {
-			s := summary{Pipeline: p, Mode: mode}
-			var ok []*trial
-			for _, t := range trials {
-				if t.Pipeline != p || t.Mode != mode {
-					continue
-				}
-				if t.Err != "" {
-					s.Errors = append(s.Errors, fmt.Sprintf("run %d: %s", t.Run, t.Err))
-					continue
-				}
-				ok = append(ok, t)
+	rates := []float64{0}
+	if o.pacedRate > 0 {
+		rates = append(rates, o.pacedRate)
+	}
+	for _, rate := range rates {
+		for _, mode := range modes {
+			for _, p := range pipes {
+				r.summarize(p, mode, rate, trials, zls)
 			}
-			for _, z := range zls {
-				if z.Pipeline == p && z.Mode == mode {
-					s.ZeroLoss = z
-				}
-			}
-			s.Runs = len(ok)
-			if len(ok) > 0 {
-				s.Sent = spreadOf(ok, func(t *trial) float64 { return float64(t.Sent) })
-				s.Logged = spreadOf(ok, func(t *trial) float64 { return float64(t.Logged) })
-				s.Delivered = spreadOf(ok, func(t *trial) float64 { return float64(t.Account.Delivered) })
-				s.Counted = spreadOf(ok, func(t *trial) float64 { return float64(t.Account.Losses.total()) })
-				s.Unaccounted = spreadOf(ok, func(t *trial) float64 { return float64(t.Unaccounted) })
-				if !slices.ContainsFunc(ok, func(t *trial) bool { return t.SeqGaps == nil }) {
-					g := spreadOf(ok, func(t *trial) float64 { return float64(*t.SeqGaps) })
-					s.SeqGaps = &g
-				}
-				s.RateKpps = spreadOf(ok, func(t *trial) float64 { return t.RateKpps })
-				s.LagS = spreadOf(ok, func(t *trial) float64 { return t.LagS })
-				s.ReaderUS = spreadOf(ok, func(t *trial) float64 { return t.ReaderUS })
-				s.TelegrafUS = spreadOf(ok, func(t *trial) float64 { return t.TelegrafUS })
-				s.SumUS = spreadOf(ok, func(t *trial) float64 { return t.CPUPerPktUS })
-				s.SumDelivUS = spreadOf(ok, func(t *trial) float64 { return t.CPUPerDeliveredUS })
-				if p != pipeUlogd && !slices.ContainsFunc(ok, func(t *trial) bool { return t.Ratio == 0 }) {
-					x := spreadOf(ok, func(t *trial) float64 { return t.Ratio })
-					s.Ratio = &x
-				}
-			}
-			r.Summaries = append(r.Summaries, s)
 		}
 	}
 	r.targets()
 	return r
 }
 
-func (r *report) find(p, mode string) *summary {
+func (r *report) summarize(p, mode string, rate float64, trials []*trial, zls []*zeroLoss) {
+	s := summary{Pipeline: p, Mode: mode, Rate: rate}
+	var ok []*trial
+	for _, t := range trials {
+		if t.Pipeline != p || t.Mode != mode || t.TargetRate != rate {
+			continue
+		}
+		if t.Err != "" {
+			s.Errors = append(s.Errors, fmt.Sprintf("run %d: %s", t.Run, t.Err))
+			continue
+		}
+		ok = append(ok, t)
+	}
+	for _, z := range zls {
+		if z.Pipeline == p && z.Mode == mode && rate == 0 {
+			s.ZeroLoss = z
+		}
+	}
+	s.Runs = len(ok)
+	if len(ok) > 0 {
+		s.Sent = spreadOf(ok, func(t *trial) float64 { return float64(t.Sent) })
+		s.Logged = spreadOf(ok, func(t *trial) float64 { return float64(t.Logged) })
+		s.Delivered = spreadOf(ok, func(t *trial) float64 { return float64(t.Account.Delivered) })
+		s.Counted = spreadOf(ok, func(t *trial) float64 { return float64(t.Account.Losses.total()) })
+		s.Unaccounted = spreadOf(ok, func(t *trial) float64 { return float64(t.Unaccounted) })
+		if !slices.ContainsFunc(ok, func(t *trial) bool { return t.SeqGaps == nil }) {
+			g := spreadOf(ok, func(t *trial) float64 { return float64(*t.SeqGaps) })
+			s.SeqGaps = &g
+		}
+		s.RateKpps = spreadOf(ok, func(t *trial) float64 { return t.RateKpps })
+		s.LagS = spreadOf(ok, func(t *trial) float64 { return t.LagS })
+		s.ReaderUS = spreadOf(ok, func(t *trial) float64 { return t.ReaderUS })
+		s.TelegrafUS = spreadOf(ok, func(t *trial) float64 { return t.TelegrafUS })
+		s.SumUS = spreadOf(ok, func(t *trial) float64 { return t.CPUPerPktUS })
+		s.SumDelivUS = spreadOf(ok, func(t *trial) float64 { return t.CPUPerDeliveredUS })
+		if p != pipeUlogd && !slices.ContainsFunc(ok, func(t *trial) bool { return t.Ratio == 0 }) {
+			x := spreadOf(ok, func(t *trial) float64 { return t.Ratio })
+			s.Ratio = &x
+		}
+	}
+	r.Summaries = append(r.Summaries, s)
+}
+
+// find returns the full-rate summary of p in mode.
+func (r *report) find(p, mode string) *summary { return r.findAt(p, mode, 0) }
+
+func (r *report) findAt(p, mode string, rate float64) *summary {
 	for i := range r.Summaries {
-		if r.Summaries[i].Pipeline == p && r.Summaries[i].Mode == mode && r.Summaries[i].Runs > 0 {
+		if r.Summaries[i].Pipeline == p && r.Summaries[i].Mode == mode && r.Summaries[i].Rate == rate && r.Summaries[i].Runs > 0 {
 			return &r.Summaries[i]
 		}
 	}
@@ -182,8 +196,20 @@ func (r *report) targets() {
 			if s.Ratio.Med > 0.5 {
 				res = "FAIL"
 			}
-			r.Targets = append(r.Targets, target{name, res, fmt.Sprintf("median %.2f× (%.2f–%.2f): %.3f vs %.3f µs/pkt",
-				s.Ratio.Med, s.Ratio.Min, s.Ratio.Max, s.SumUS.Med, r.find(pipeUlogd, modePackets).SumUS.Med)})
+			detail := fmt.Sprintf("full rate: median %.2f× (%.2f–%.2f), %.3f vs %.3f µs/pkt",
+				s.Ratio.Med, s.Ratio.Min, s.Ratio.Max, s.SumUS.Med, r.find(pipeUlogd, modePackets).SumUS.Med)
+			for _, x := range r.Summaries {
+				if x.Pipeline == p && x.Mode == modePackets && x.Rate > 0 && x.Ratio != nil {
+					if b := r.findAt(pipeUlogd, modePackets, x.Rate); b != nil {
+						detail += fmt.Sprintf("; paced at %.0fk/s: median %.2f× (%.2f–%.2f), %.3f vs %.3f µs/pkt",
+							x.Rate/1000, x.Ratio.Med, x.Ratio.Min, x.Ratio.Max, x.SumUS.Med, b.SumUS.Med)
+						if x.Ratio.Med > 0.5 {
+							res = "FAIL"
+						}
+					}
+				}
+			}
+			r.Targets = append(r.Targets, target{name, res, detail})
 		}
 		name = fmt.Sprintf("counters mode: pipeline %s loses nothing at the sender's full rate, Telegraf ≤ %.2f µs/pkt", p, telegrafNearZero)
 		s = r.find(p, modeCounters)
@@ -219,11 +245,11 @@ func (r *report) targets() {
 func (r *report) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "## Pipeline benchmark, %s (%s, %s)\n\n", r.Date, r.Host, r.Tree)
 	fmt.Fprintf(w, "Settings: %s\n\n", settingsLine(r.Settings))
-	fmt.Fprintln(w, "| pipeline | mode | runs | sent | points written (packets) | counted losses | unaccounted | reader µs/pkt | Telegraf µs/pkt | sum µs/pkt (min–max) | × pipeline 3 (min–max) | sum µs per written pkt | full rate k/s | zero-loss rate k/s |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| pipeline | mode | flood | runs | sent | points written (packets) | counted losses | unaccounted | reader µs/pkt | Telegraf µs/pkt | sum µs/pkt (min–max) | × pipeline 3 (min–max) | sum µs per written pkt | full rate k/s | zero-loss rate k/s |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range r.Summaries {
 		if s.Runs == 0 {
-			fmt.Fprintf(w, "| %s | %s | 0 | %s |\n", pipeNames[s.Pipeline], s.Mode, strings.Join(s.Errors, "; "))
+			fmt.Fprintf(w, "| %s | %s | %s | 0 | %s |\n", pipeNames[s.Pipeline], s.Mode, floodText(s.Rate), strings.Join(s.Errors, "; "))
 			continue
 		}
 		unacc := fmt.Sprintf("%.0f", s.Unaccounted.Med)
@@ -248,8 +274,8 @@ func (r *report) writeMarkdown(w io.Writer) {
 		if s.Counted.Min != s.Counted.Max {
 			counted += fmt.Sprintf(" (%.0f–%.0f)", s.Counted.Min, s.Counted.Max)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %.3f | %.3f (%.3f–%.3f) | %s | %.3f | %.0f | %s |\n",
-			pipeNames[s.Pipeline], s.Mode, s.Runs, s.Sent.Med, s.Delivered.Med, counted, unacc,
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %.0f | %.0f | %s | %s | %s | %.3f | %.3f (%.3f–%.3f) | %s | %.3f | %.0f | %s |\n",
+			pipeNames[s.Pipeline], s.Mode, floodText(s.Rate), s.Runs, s.Sent.Med, s.Delivered.Med, counted, unacc,
 			reader, s.TelegrafUS.Med, s.SumUS.Med, s.SumUS.Min, s.SumUS.Max, ratio, s.SumDelivUS.Med, s.RateKpps.Med, zeroLossText(s.ZeroLoss))
 	}
 	fmt.Fprintln(w)
@@ -290,6 +316,13 @@ func (r *report) writeMarkdown(w io.Writer) {
 			fmt.Fprintf(w, "- error, %s %s: %s\n", pipeNames[s.Pipeline], s.Mode, e)
 		}
 	}
+}
+
+func floodText(rate float64) string {
+	if rate == 0 {
+		return "full"
+	}
+	return fmt.Sprintf("paced %.0fk/s", rate/1000)
 }
 
 func zeroLossText(z *zeroLoss) string {
