@@ -117,7 +117,7 @@ func main() {
 	flag.Float64Var(&o.pacedRate, "paced-rate", 30000, "also run every pipeline and mode at this paced rate, datagrams/s, below the peer pipeline's zero-loss rate, so that CPU per packet compares with no loss anywhere (0: skip)")
 	flag.IntVar(&o.bisect, "bisect", 5, "bisection steps for the zero-loss rate of each pipeline and mode (0: none)")
 	flag.DurationVar(&o.bisectTime, "bisect-duration", 5*time.Second, "length of each bisection flood")
-	flag.DurationVar(&o.maxLag, "max-lag", 2500*time.Millisecond, "a run passes only if it lost nothing and every packet was written or counted within this long after the flood (Telegraf's 1 s interval and 1 s flush included)")
+	flag.DurationVar(&o.maxLag, "max-lag", 3*time.Second, "a run passes only if it lost nothing and every packet was written or counted within this long after the flood (Telegraf's 1 s interval and 1 s flush included)")
 	flag.DurationVar(&o.quiet, "quiet", 4*time.Second, "stop waiting for the pipeline after this long without progress")
 	flag.DurationVar(&o.drainMax, "drain-max", 120*time.Second, "stop waiting for the pipeline after this long in any case")
 	flag.IntVar(&o.cpuSender, "cpu-sender", 0, "CPU of the sender and the harness (-1: no pinning)")
