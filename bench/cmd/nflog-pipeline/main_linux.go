@@ -66,6 +66,7 @@ type options struct {
 	drainMax      time.Duration
 	cpuSender     int
 	cpuPipeline   int
+	gomaxprocs    int
 	telegraf      string
 	telegrafStock string
 	execd         string
@@ -122,6 +123,7 @@ func main() {
 	flag.DurationVar(&o.drainMax, "drain-max", 120*time.Second, "stop waiting for the pipeline after this long in any case")
 	flag.IntVar(&o.cpuSender, "cpu-sender", 0, "CPU of the sender and the harness (-1: no pinning)")
 	flag.IntVar(&o.cpuPipeline, "cpu-pipeline", 1, "CPU every pipeline process is pinned to (-1: no pinning)")
+	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS of Telegraf and the execd binary (0: the Go default, the CPUs they are pinned to)")
 	flag.StringVar(&o.telegraf, "telegraf", "bin/telegraf", "Telegraf with inputs.nflog (built by scripts/build-telegraf.sh)")
 	flag.StringVar(&o.telegrafStock, "telegraf-stock", "bin/telegraf-stock", "stock Telegraf with inputs.execd, inputs.tail, parsers.json_v2, aggregators.basicstats (scripts/build-telegraf.sh --stock)")
 	flag.StringVar(&o.execd, "execd", "bin/telegraf-nflog", "the execd binary (go build ./cmd/telegraf-nflog)")

@@ -106,7 +106,7 @@ func makeReport(o *options, pipes, modes []string, trials []*trial, zls []*zeroL
 			"threshold": o.threshold, "rcvbuf": o.rcvbuf, "nlbuf": o.nlbuf, "copy_range": o.copyRange,
 			"flush": o.flush.String(), "buffer_limit": o.bufferLimit, "agg_period": o.aggPeriod.String(),
 			"paced_rate": o.pacedRate, "bisect": o.bisect, "bisect_duration": o.bisectTime.String(), "max_lag": o.maxLag.String(),
-			"cpu_sender": o.cpuSender, "cpu_pipeline": o.cpuPipeline,
+			"cpu_sender": o.cpuSender, "cpu_pipeline": o.cpuPipeline, "gomaxprocs": o.gomaxprocs,
 		},
 		Trials: trials,
 	}

@@ -146,6 +146,9 @@ func (h *harness) start(name, dir string, args ...string) (*child, error) {
 	c.cmd = exec.Command(args[0], args[1:]...)
 	c.cmd.Stdout, c.cmd.Stderr = f, f
 	c.cmd.Env = append(os.Environ(), "TZ=UTC")
+	if h.o.gomaxprocs > 0 {
+		c.cmd.Env = append(c.cmd.Env, "GOMAXPROCS="+strconv.Itoa(h.o.gomaxprocs))
+	}
 	h.debugf("starting %s", strings.Join(args, " "))
 	err = rig.WithAffinity(h.o.cpuPipeline, c.cmd.Start)
 	f.Close()
