@@ -176,17 +176,21 @@ func (h *harness) runTrial(p, mode string, run int, rate float64, count int, dur
 	o := h.o
 	t = &trial{Pipeline: p, Mode: mode, Run: run, TargetRate: rate, LagS: -1}
 	var children []*child
+	h.seq++
+	f := newTrialFiles(filepath.Join(h.tmp, fmt.Sprintf("trial-%d-%s-%s", h.seq, p, mode)))
 	fail := func(err error) *trial {
 		t.Err = err.Error()
+		logs := []string{f.ulogdLog}
 		for _, c := range children {
-			if b, _ := os.ReadFile(c.log); len(b) > 0 {
-				t.Stderr += fmt.Sprintf("--- %s:\n%s\n", c.name, tail(string(b), 1500))
+			logs = append(logs, c.log)
+		}
+		for _, l := range logs {
+			if b, _ := os.ReadFile(l); len(b) > 0 {
+				t.Stderr += fmt.Sprintf("--- %s:\n%s\n", filepath.Base(l), tail(string(b), 1500))
 			}
 		}
 		return t
 	}
-	h.seq++
-	f := newTrialFiles(filepath.Join(h.tmp, fmt.Sprintf("trial-%d-%s-%s", h.seq, p, mode)))
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		return fail(err)
 	}
