@@ -223,20 +223,7 @@ func TestIntegrationBinaryWithoutCapability(t *testing.T) {
 			if strings.HasSuffix(tt.name, "json") {
 				args = append(args, "-format", "json")
 			}
-			cmd := exec.Command("ip", args...)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			require.NoError(t, cmd.Start())
-			code := exitWithin(t, cmd, 10*time.Second)
-			t.Logf("exit %d, stderr:\n%s", code, stderr.String())
-			require.Equal(t, 1, code)
-			require.Empty(t, stdout.String())
-			requireLevelLines(t, stderr.String())
-			var last string
-			for l := range strings.Lines(stderr.String()) {
-				last = l
-			}
-			require.True(t, strings.HasPrefix(last, "E! "), "the last line is the error: %q", last)
+			last := refusedWith(t, exec.Command("ip", args...))
 			for _, want := range []string{"permission denied", "needs CAP_NET_ADMIN", "setcap cap_net_admin+ep", "AmbientCapabilities=CAP_NET_ADMIN"} {
 				require.Contains(t, last, want)
 			}
@@ -256,20 +243,7 @@ func TestIntegrationBinaryNetnsWithoutSysAdmin(t *testing.T) {
 	argv := append([]string{"setpriv"}, nobody()...)
 	argv = append(argv, "--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin",
 		"--", s.bin, "-config", conf)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Start())
-	code := exitWithin(t, cmd, 10*time.Second)
-	t.Logf("exit %d, stderr:\n%s", code, stderr.String())
-	require.Equal(t, 1, code)
-	require.Empty(t, stdout.String())
-	requireLevelLines(t, stderr.String())
-	last := strings.TrimSpace(stderr.String())
-	if i := strings.LastIndex(last, "\n"); i >= 0 {
-		last = last[i+1:]
-	}
-	require.True(t, strings.HasPrefix(last, "E! "), "the last line is the error: %q", last)
+	last := refusedWith(t, exec.Command(argv[0], argv[1:]...))
 	for _, want := range []string{
 		fmt.Sprintf("netns = %q", s.ns.Path()), "permission denied", "needs CAP_SYS_ADMIN",
 		"run as root", "setcap cap_net_admin,cap_sys_admin+ep", "AmbientCapabilities=CAP_NET_ADMIN CAP_SYS_ADMIN",
@@ -583,4 +557,25 @@ func requireSocketFamilies(t *testing.T, pid int, allowed string) {
 		require.Contains(t, strings.Fields(allowed), family)
 	}
 	require.Positive(t, sockets, "no socket found: the check would prove nothing")
+}
+
+// refusedWith runs cmd, a binary that must refuse to start: it exits 1
+// within 10 s, writes nothing to stdout and only level-prefixed lines to
+// stderr, the last of them the error, which it returns.
+func refusedWith(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	code := exitWithin(t, cmd, 10*time.Second)
+	t.Logf("exit %d, stderr:\n%s", code, stderr.String())
+	require.Equal(t, 1, code)
+	require.Empty(t, stdout.String())
+	requireLevelLines(t, stderr.String())
+	last := strings.TrimSpace(stderr.String())
+	if i := strings.LastIndex(last, "\n"); i >= 0 {
+		last = last[i+1:]
+	}
+	require.True(t, strings.HasPrefix(last, "E! "), "the last line is the error: %q", last)
+	return last
 }

@@ -81,14 +81,6 @@ func derivedCaptures(t *testing.T) map[string][]byte {
 // derivedCaptures makes; -update rewrites them.
 func TestDerivedCaptures(t *testing.T) {
 	for path, data := range derivedCaptures(t) {
-		if *update {
-			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-			require.NoError(t, os.WriteFile(path, data, 0o644))
-			continue
-		}
-		got, err := os.ReadFile(path)
-		require.NoError(t, err)
-		require.True(t, bytes.Equal(data, got),
-			"%s differs from what derivedCaptures makes: run go test -run TestDerivedCaptures -update and review the diff", path)
+		requireGoldenFile(t, path, data, "what derivedCaptures makes", "TestDerivedCaptures")
 	}
 }

@@ -450,7 +450,12 @@ func TestIntegrationInterfaceRemovedWhilePacketsFlow(t *testing.T) {
 		require.NoError(t, err)
 	}
 	a.Run(t, "ip", "link", "del", "vgone")
-	time.Sleep(200 * time.Millisecond) // the link notification reaches the reader's name table
+	// The link's deletion must reach the reader's name table before the
+	// plugin reads these packets. Nothing outside package nflog can see
+	// that table (and the plugin is stalled, so no packet can show it), so
+	// this one wait is a sleep: the follower applies a notification within
+	// microseconds of the kernel sending it; 200 ms is a wide margin.
+	time.Sleep(200 * time.Millisecond)
 	close(acc.gate)
 
 	// Traffic through "vold" while it is renamed to "vnew".
@@ -468,12 +473,27 @@ func TestIntegrationInterfaceRemovedWhilePacketsFlow(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// Some of the flow through "vold" is read before the rename, and some
+	// through "vnew" after it (bounded waits on what the plugin received).
+	seen := func(dev string, n int) func() bool {
+		return func() bool {
+			acc.mu.Lock()
+			defer acc.mu.Unlock()
+			count := 0
+			for _, d := range acc.outdevs {
+				if d == dev {
+					count++
+				}
+			}
+			return count >= n
+		}
+	}
+	require.Eventually(t, seen("vold", 5), 3*time.Second, time.Millisecond, "flow through vold before the rename")
 	a.Run(t, "ip", "link", "set", "vold", "down")
 	a.Run(t, "ip", "link", "set", "vold", "name", "vnew")
 	a.Run(t, "ip", "link", "set", "vnew", "up")
 	a.Run(t, "ip", "route", "replace", "198.18.10.0/24", "dev", "vnew")
-	time.Sleep(300 * time.Millisecond)
+	require.Eventually(t, seen("vnew", 5), 3*time.Second, time.Millisecond, "flow through vnew after the rename")
 	cancel()
 	sender.Wait()
 	sendMarkers(t, a, acc)

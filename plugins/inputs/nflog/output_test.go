@@ -229,10 +229,29 @@ func FuzzMetricOutput(f *testing.F) {
 func TestRoundTripDetectsInjection(t *testing.T) {
 	// The checker must fail on what it is meant to catch, and pass the rest.
 	codecs := newOutputCodecs(t)
-	for _, v := range []string{"x\n", "x\ty", `x\`, "\xff", "x\u0085"} {
+	for _, v := range []string{"x\n", "x\ty", `x\`, "\xff", "x\u0085", `0 \"`, `a,\"b`, `a=\"`} {
 		m := metric.New("nflog", map[string]string{"prefix": v}, map[string]any{"len": int64(1)}, time.Unix(0, 1))
 		require.Error(t, codecs.checkRoundTrip(m), "%q", v)
 	}
 	m := metric.New("nflog", map[string]string{"prefix": `a,b=c "d" \x`}, map[string]any{"len": int64(1)}, time.Unix(0, 1))
 	require.NoError(t, codecs.checkRoundTrip(m))
+}
+
+// Telegraf's parser reads `\"` as `"` in a tag value that holds an escape
+// (a space, comma or equals sign): tagValue replaces that backslash, and
+// only there, so the value parses back as the plugin made it.
+func TestTagValueBackslashBeforeQuote(t *testing.T) {
+	codecs := newOutputCodecs(t)
+	for v, want := range map[string]string{
+		`0 \"`:   "0 \uFFFD\"",
+		`a,\"b`:  "a,\uFFFD\"b",
+		`a=\"\"`: "a=\uFFFD\"\uFFFD\"",
+		`a\"b`:   `a\"b`, // no escape in the value: the parser keeps it
+		`a \b"`:  `a \b"`,
+	} {
+		got := tagValue(v)
+		require.Equal(t, want, got, "%q", v)
+		m := metric.New("nflog", map[string]string{"prefix": got}, map[string]any{"len": int64(1)}, time.Unix(0, 1))
+		require.NoError(t, codecs.checkRoundTrip(m), "%q", v)
+	}
 }

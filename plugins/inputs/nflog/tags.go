@@ -109,13 +109,17 @@ func (b *builder) tag(name, value string) {
 
 // tagValue makes an outside string (a log prefix and what prefix_pattern
 // takes from it, an interface name: any bytes but NUL) safe for every
-// output: each byte of invalid UTF-8, each control character (C0, DEL, C1)
-// and a trailing backslash become U+FFFD. Line protocol cannot carry them:
-// Telegraf's serializer writes a newline or a tab as the two characters
-// `\n` or `\t`, which parsers read back as such, and drops a trailing
-// backslash (and the tag, when nothing is left), while JSON turns invalid
-// UTF-8 into U+FFFD. With this, line protocol and JSON show the same value,
-// and it parses back unchanged.
+// output: each byte of invalid UTF-8, each control character (C0, DEL, C1),
+// a trailing backslash, and a backslash before a double quote in a value
+// that line protocol escapes (one with a space, a comma or an equals sign)
+// become U+FFFD. Line protocol cannot carry them: Telegraf's serializer
+// writes a newline or a tab as the two characters `\n` or `\t`, which
+// parsers read back as such, and drops a trailing backslash (and the tag,
+// when nothing is left); Telegraf's parser (inputs.execd reads the binary's
+// output with it) turns `\"` into `"` in a tag value that holds an escape,
+// though the serializer never escapes a quote; and JSON turns invalid UTF-8
+// into U+FFFD. With this, line protocol and JSON show the same value, and it
+// parses back unchanged (FuzzMetricOutput found the quote).
 func tagValue(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
@@ -124,13 +128,14 @@ func tagValue(s string) string {
 			break
 		}
 	}
-	if clean && !strings.HasSuffix(s, `\`) {
+	quoteEaten := strings.Contains(s, `\"`) && strings.ContainsAny(s, " ,=")
+	if clean && !quoteEaten && !strings.HasSuffix(s, `\`) {
 		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	for i, r := range s { // invalid UTF-8 comes as utf8.RuneError
-		if unicode.IsControl(r) || r == '\\' && i == len(s)-1 {
+		if unicode.IsControl(r) || r == '\\' && (i == len(s)-1 || quoteEaten && s[i+1] == '"') {
 			r = utf8.RuneError
 		}
 		b.WriteRune(r)

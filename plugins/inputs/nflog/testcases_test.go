@@ -279,15 +279,21 @@ func syntheticCaptures() map[string][]message {
 func TestSyntheticCaptures(t *testing.T) {
 	for name, msgs := range syntheticCaptures() {
 		path := filepath.Join("testcases", name, "input.pcap")
-		data := capture(t, msgs...)
-		if *update {
-			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-			require.NoError(t, os.WriteFile(path, data, 0o644))
-			continue
-		}
-		got, err := os.ReadFile(path)
-		require.NoError(t, err)
-		require.True(t, bytes.Equal(data, got),
-			"%s differs from its messages in syntheticCaptures: run go test -run TestSyntheticCaptures -update and review the diff", path)
+		requireGoldenFile(t, path, capture(t, msgs...), "its messages in syntheticCaptures", "TestSyntheticCaptures")
 	}
+}
+
+// requireGoldenFile checks that the committed file at path holds data, made
+// from source by the test named test; with -update it writes data there.
+func requireGoldenFile(t *testing.T, path string, data []byte, source, test string) {
+	t.Helper()
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, data, 0o644))
+		return
+	}
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, got),
+		"%s differs from %s: run go test -run %s -update and review the diff", path, source, test)
 }
