@@ -25,7 +25,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -267,16 +266,7 @@ func run(o *options) error {
 	rep := makeReport(o, scenarios, kinds, trials)
 	rep.writeMarkdown(os.Stdout)
 	if o.jsonPath != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		b = append(b, '\n')
-		if o.jsonPath == "-" {
-			os.Stdout.Write(b)
-		} else if err := os.WriteFile(o.jsonPath, b, 0o644); err != nil {
-			return err
-		}
+		return rig.WriteJSON(o.jsonPath, rep)
 	}
 	return nil
 }

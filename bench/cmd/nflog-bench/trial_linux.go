@@ -141,32 +141,17 @@ type proc struct {
 	out      *lineBuf // nil when stdout is /dev/null
 	errOut   *lineBuf
 	stdin    io.WriteCloser
-	done     chan struct{}
+	done     rig.Exit
 	waitErr  error
 	selfExit bool      // exits on its own after -idle
 	stopSig  os.Signal // to stop it otherwise
 }
 
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *proc) wait(d time.Duration) bool {
-	select {
-	case <-p.done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
+func (p *proc) exited() bool              { return p.done.Exited() }
+func (p *proc) wait(d time.Duration) bool { return p.done.Wait(d) }
 
 func (h *harness) start(cmd *exec.Cmd, cpu int, selfExit bool, stopSig os.Signal, stdoutNull, stdinPipe bool) (*proc, error) {
-	p := &proc{cmd: cmd, errOut: newLineBuf(), done: make(chan struct{}), selfExit: selfExit, stopSig: stopSig}
+	p := &proc{cmd: cmd, errOut: newLineBuf(), done: rig.NewExit(), selfExit: selfExit, stopSig: stopSig}
 	cmd.Stderr = p.errOut
 	var devnull *os.File
 	if stdoutNull {

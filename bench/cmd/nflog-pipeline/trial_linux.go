@@ -104,27 +104,12 @@ type child struct {
 	name string
 	cmd  *exec.Cmd
 	log  string // its stdout and stderr
-	done chan struct{}
+	done rig.Exit
 	err  error
 }
 
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (c *child) wait(d time.Duration) bool {
-	select {
-	case <-c.done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
+func (c *child) exited() bool              { return c.done.Exited() }
+func (c *child) wait(d time.Duration) bool { return c.done.Wait(d) }
 
 // kill kills the process and its children (Telegraf's execd child).
 func (c *child) kill() {
@@ -138,7 +123,7 @@ func (c *child) kill() {
 }
 
 func (h *harness) start(name, dir string, args ...string) (*child, error) {
-	c := &child{name: name, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	c := &child{name: name, log: filepath.Join(dir, name+".log"), done: rig.NewExit()}
 	f, err := os.Create(c.log)
 	if err != nil {
 		return nil, err
