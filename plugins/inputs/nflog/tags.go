@@ -121,17 +121,23 @@ func (b *builder) tag(name, value string) {
 // into U+FFFD. With this, line protocol and JSON show the same value, and it
 // parses back unchanged (FuzzMetricOutput found the quote).
 func tagValue(s string) string {
-	clean := true
+	// One pass for the common case (called per packet for the prefix and
+	// the interface names): nothing to replace.
+	clean, backslashQuote := true, false
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f {
 			clean = false
 			break
 		}
+		if c == '"' && i > 0 && s[i-1] == '\\' {
+			backslashQuote = true
+		}
 	}
-	quoteEaten := strings.Contains(s, `\"`) && strings.ContainsAny(s, " ,=")
-	if clean && !quoteEaten && !strings.HasSuffix(s, `\`) {
+	if clean && !backslashQuote && !strings.HasSuffix(s, `\`) {
 		return s
 	}
+	quoteEaten := strings.Contains(s, `\"`) && strings.ContainsAny(s, " ,=")
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	for i, r := range s { // invalid UTF-8 comes as utf8.RuneError
