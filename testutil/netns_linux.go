@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -363,6 +364,24 @@ func ProcNflog(tb testing.TB, ns *NetNS) string {
 	tb.Helper()
 	RequireTools(tb, "cat")
 	return ns.Run(tb, "cat", "/proc/net/netfilter/nfnetlink_log")
+}
+
+// ProcNflogQueueLen returns the number of messages the kernel holds in
+// group's pending batch in ns (the third column of ProcNflog), or -1 when
+// the group is not bound there.
+func ProcNflogQueueLen(tb testing.TB, ns *NetNS, group int) int {
+	tb.Helper()
+	for _, line := range strings.Split(ProcNflog(tb, ns), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == strconv.Itoa(group) {
+			n, err := strconv.Atoi(f[2])
+			if err != nil {
+				tb.Fatalf("queue length in %q: %v", line, err)
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 // StartTcpdump runs "tcpdump -i nflog:GROUP ARGS..." inside ns and returns

@@ -677,6 +677,12 @@ func TestProcNflog(t *testing.T) {
 	if g := nflogGroups(t, b); len(g) != 0 {
 		t.Fatalf("namespace b sees groups %v of namespace a", g)
 	}
+	if q := ProcNflogQueueLen(t, a, 4242); q != 0 {
+		t.Fatalf("queue length of a bound group with no traffic: %d, want 0", q)
+	}
+	if q, qb := ProcNflogQueueLen(t, a, 4243), ProcNflogQueueLen(t, b, 4242); q != -1 || qb != -1 {
+		t.Fatalf("queue length of an unbound group: %d and %d, want -1", q, qb)
+	}
 	unbind()
 	deadline := time.Now().Add(5 * time.Second)
 	for len(nflogGroups(t, a)) != 0 {

@@ -314,7 +314,7 @@ func TestIntegrationStopDeliversPendingBatch(t *testing.T) {
 	nftest.SendUDP(t, ns, "127.0.0.1:9", []byte("pending"), 7)
 	// The kernel holds all seven in the group's batch (its queue length in
 	// /proc), so none can have reached the plugin.
-	require.Eventually(t, func() bool { return groupQueueLen(t, ns, testGroup) == 7 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return nftest.ProcNflogQueueLen(t, ns, testGroup) == 7 }, 5*time.Second, time.Millisecond)
 	require.Zero(t, acc.NMetrics(), "the kernel still holds the batch")
 	start := time.Now()
 	n.Stop()
@@ -360,20 +360,4 @@ func TestIntegrationBufferGrowthIsLogged(t *testing.T) {
 	require.Len(t, grew, 1, "one message for the interval in which it grew: %v", logger.Messages())
 	require.Contains(t, grew[0], "to 8192 bytes, its maximum")
 	require.Equal(t, int64(8192), statsFields(&a)["read_buffer_bytes"])
-}
-
-// groupQueueLen returns the number of messages the kernel holds in group's
-// pending batch (the third column of /proc/net/netfilter/nfnetlink_log), or
-// -1 when the group is not bound.
-func groupQueueLen(t *testing.T, ns *nftest.NetNS, group int) int {
-	t.Helper()
-	for _, line := range strings.Split(nftest.ProcNflog(t, ns), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 3 && f[0] == strconv.Itoa(group) {
-			n, err := strconv.Atoi(f[2])
-			require.NoError(t, err, "queue length in %q", line)
-			return n
-		}
-	}
-	return -1
 }
