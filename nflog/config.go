@@ -78,6 +78,47 @@ func (o OverrunPolicy) String() string {
 	return fmt.Sprintf("OverrunPolicy(%d)", uint8(o))
 }
 
+// ReadMode says how a live reader waits for the kernel's next datagram.
+// The zero value is ReadNetpoll. A capture file ignores it.
+type ReadMode uint8
+
+const (
+	// ReadNetpoll waits in the Go runtime's netpoller, like any Go socket:
+	// a blocked read holds no thread and no P, so any number of readers and
+	// goroutines share the process. Each wait costs an EAGAIN recvfrom, an
+	// epoll_wait and a wake-up, which is what puts a Go reader above C's
+	// single blocking recv(2) when the reader keeps up with the kernel
+	// (bench/README.md, "Blocking reads").
+	ReadNetpoll ReadMode = iota
+	// ReadBlocking waits inside recvfrom(2), as the C reader does: the
+	// socket is made blocking, with a receive timeout (BlockingReadTimeout)
+	// so that Close and a cancelled context are seen within it. The call is
+	// raw, so while it waits the goroutine keeps its P (one of GOMAXPROCS)
+	// and its thread: the rest of the program has one P fewer until a
+	// datagram comes. Signals, among them the runtime's preemption signal,
+	// end the wait early (SO_RCVTIMEO makes recvfrom return EINTR rather
+	// than restart), so a garbage collection and the scheduler are not held
+	// up; with GODEBUG=asyncpreemptoff=1 they wait up to the timeout. Use
+	// it for a process that does little but read, such as the execd binary;
+	// keep ReadNetpoll in a process with many goroutines or readers.
+	ReadBlocking
+)
+
+// BlockingReadTimeout bounds one wait of a ReadBlocking reader in the
+// kernel, so that Close and context cancellation take effect within it.
+// An idle reader wakes this often.
+const BlockingReadTimeout = 100 * time.Millisecond
+
+func (m ReadMode) String() string {
+	switch m {
+	case ReadNetpoll:
+		return "netpoll"
+	case ReadBlocking:
+		return "blocking"
+	}
+	return fmt.Sprintf("ReadMode(%d)", uint8(m))
+}
+
 // Config holds the options of Open. The zero value gives nflogr's defaults:
 // flush timeout 0, queue threshold 1, copy whole packets, system default
 // buffers, overruns returned as errors.
@@ -126,6 +167,11 @@ type Config struct {
 
 	// OnOverrun is the ENOBUFS policy.
 	OnOverrun OverrunPolicy
+
+	// ReadMode selects how a read waits for the kernel: in the netpoller
+	// (the default) or blocked in recvfrom(2). See ReadBlocking for the
+	// trade-off.
+	ReadMode ReadMode
 
 	// DisableInterfaceNames stops the reader from resolving interface
 	// names (it then opens no rtnetlink socket); the *Name fields stay
@@ -198,6 +244,9 @@ func (c *Config) Validate(groups []int) error {
 	}
 	if c.OnOverrun > OverrunIgnore {
 		return bad("OnOverrun", c.OnOverrun, "unknown: use OverrunError, OverrunCount or OverrunIgnore")
+	}
+	if c.ReadMode > ReadBlocking {
+		return bad("ReadMode", c.ReadMode, "unknown: use ReadNetpoll or ReadBlocking")
 	}
 	if c.NetNS < 0 {
 		return bad("NetNS", c.NetNS, "negative: use an open file descriptor of a network namespace, or 0 for the caller's")

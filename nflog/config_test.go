@@ -37,6 +37,7 @@ func TestConfigValidation(t *testing.T) {
 		{"flags", []int{1}, Config{Flags: 0x8}, "unknown bits", "Flags", Flags(0x8), "FlagSequence, FlagGlobalSequence, FlagConntrack"},
 		{"flags with known bits", []int{1}, Config{Flags: 0x9}, "flags 0x9 is invalid, it holds unknown bits 0x8", "Flags", Flags(0x9), "FlagSequence, FlagGlobalSequence, FlagConntrack"},
 		{"overrun", []int{1}, Config{OnOverrun: 7}, "overrun policy 7 is unknown", "OnOverrun", OverrunPolicy(7), "OverrunError, OverrunCount or OverrunIgnore"},
+		{"read mode", []int{1}, Config{ReadMode: 2}, "read mode 2 is unknown", "ReadMode", ReadMode(2), "ReadNetpoll or ReadBlocking"},
 		{"netns", []int{1}, Config{NetNS: -1}, "network namespace fd -1 is negative", "NetNS", -1, "0 for the caller's"},
 	}
 	for _, c := range cases {
@@ -80,4 +81,10 @@ func TestTimeoutTicks(t *testing.T) {
 		c := Config{FlushTimeout: d}
 		require.Equal(t, want, c.timeoutTicks(), "%v", d)
 	}
+}
+
+func TestReadModeString(t *testing.T) {
+	require.Equal(t, "netpoll", ReadNetpoll.String())
+	require.Equal(t, "blocking", ReadBlocking.String())
+	require.Equal(t, "ReadMode(2)", ReadMode(2).String())
 }

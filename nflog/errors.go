@@ -115,6 +115,8 @@ func fieldWords(field string) string {
 		return "network namespace fd"
 	case "OnOverrun":
 		return "overrun policy"
+	case "ReadMode":
+		return "read mode"
 	}
 	return field
 }
@@ -126,6 +128,8 @@ func configValue(v any) string {
 	case Flags:
 		return fmt.Sprintf("%#x", uint16(v))
 	case CopyMode:
+		return fmt.Sprint(uint8(v))
+	case ReadMode:
 		return fmt.Sprint(uint8(v))
 	case OverrunPolicy:
 		return fmt.Sprint(uint8(v))

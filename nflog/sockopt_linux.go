@@ -17,12 +17,44 @@ func (s *socketSource) setup(c *Config) error {
 			return &OpError{Op: "set NETLINK_NO_ENOBUFS", Group: -1, Err: err}
 		}
 	}
+	if c.ReadMode == ReadBlocking {
+		if err := s.makeBlocking(); err != nil {
+			return &OpError{Op: "make the socket blocking", Group: -1, Err: err}
+		}
+	}
 	if c.ReadBufferSize > 0 {
 		if _, err := s.setReadBuffer(c.ReadBufferSize); err != nil {
 			return &OpError{Op: "set receive buffer", Group: -1, Err: err}
 		}
 	}
 	return nil
+}
+
+// makeBlocking prepares ReadBlocking: O_NONBLOCK off, so a recvfrom
+// without MSG_DONTWAIT waits in the kernel, and SO_RCVTIMEO, which bounds
+// that wait (Close and cancellation are checked between waits) and makes a
+// signal end it with EINTR instead of restarting it. The netpoller keeps
+// the descriptor registered but is never asked to wait on it.
+func (s *socketSource) makeBlocking() error {
+	var setErr error
+	err := s.raw.Control(func(fd uintptr) {
+		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		if err == nil {
+			_, err = unix.FcntlInt(fd, unix.F_SETFL, fl&^unix.O_NONBLOCK)
+		}
+		if err == nil {
+			tv := unix.NsecToTimeval(BlockingReadTimeout.Nanoseconds())
+			err = unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		}
+		setErr = err
+	})
+	if err == nil {
+		err = setErr
+	}
+	if err == nil {
+		s.rd.block = true
+	}
+	return err
 }
 
 // setReadBuffer sets SO_RCVBUF, with SO_RCVBUFFORCE first so that

@@ -16,6 +16,28 @@ import (
 
 const pluginName = "nflog"
 
+// blockingPreferrer is the plugin's PreferBlockingReads, reached through an
+// interface so that the binary also builds where the plugin is a stub.
+type blockingPreferrer interface{ PreferBlockingReads() }
+
+// The binary is a process of its own that does little but read, so its
+// plugin waits in the kernel by default, as a C reader does (read_mode in
+// sample.conf; bench/README.md, "Blocking reads"): the plugin's creator is
+// wrapped before any configuration is loaded through it.
+func init() {
+	create, ok := inputs.Inputs[pluginName]
+	if !ok {
+		return
+	}
+	inputs.Add(pluginName, func() telegraf.Input {
+		in := create()
+		if p, ok := in.(blockingPreferrer); ok {
+			p.PreferBlockingReads()
+		}
+		return in
+	})
+}
+
 // loadPlugin builds the plugin from the config file at path, as the shim
 // does, after a strict pass that the shim lacks: the file must hold one
 // [[inputs.nflog]] table and nothing else, and every key in it must be an

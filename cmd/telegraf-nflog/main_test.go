@@ -100,7 +100,30 @@ func TestSampleConfigInSync(t *testing.T) {
 	require.Empty(t, top2.ExtraTags)
 	require.Empty(t, fromSample.ExtraTags)
 	top2.ExtraTags, top2.ExtraFields = fromSample.ExtraTags, fromSample.ExtraFields
+	// The one default the binary changes (sample.conf says so): the
+	// uncommented sample sets the plugin's.
+	require.Equal(t, "blocking", top2.ReadMode, "the binary's default read_mode")
+	require.Equal(t, "netpoll", fromSample.ReadMode)
+	top2.ReadMode = fromSample.ReadMode
 	require.Equal(t, fromSample, top2)
+}
+
+// The binary's default read_mode is "blocking"; a file can still choose.
+func TestReadModeDefault(t *testing.T) {
+	dir := t.TempDir()
+	for conf, want := range map[string]string{
+		"[[inputs.nflog]]\n  groups = [5]\n":                            "blocking",
+		"[[inputs.nflog]]\n  groups = [5]\n  read_mode = \"netpoll\"\n": "netpoll",
+	} {
+		path := filepath.Join(dir, "plugin.conf")
+		require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+		in, err := loadPlugin(path)
+		require.NoError(t, err)
+		require.Equal(t, want, in.(*nflog.NFLOG).ReadMode, conf)
+	}
+	in, err := loadPlugin("")
+	require.NoError(t, err)
+	require.Equal(t, "blocking", in.(*nflog.NFLOG).ReadMode, "no file")
 }
 
 func TestCheckKeys(t *testing.T) {

@@ -78,6 +78,12 @@ const (
 	// destination port, K = 20): the cost of the rankings is its CPU per
 	// message over execd-counters', in the same run.
 	kindExecdTop = "execd-top"
+	// The -blocking kinds are the library's consumers reading with
+	// nflog.ReadBlocking; the execd kinds run the binary's default,
+	// read_mode = "blocking", and execd-netpoll the plugin's.
+	kindGoZeroCopyBlocking = "go-zerocopy-blocking"
+	kindGoCopyBlocking     = "go-copy-blocking"
+	kindExecdNetpoll       = "execd-netpoll"
 	// kindProbeRaw is not our reader: nflog-consumer -mode netpoll-raw reads
 	// the reader's socket through Go's netpoller with recvfrom issued by
 	// syscall.RawSyscall6, counting messages without decoding, to show what
@@ -99,7 +105,7 @@ var probeModes = map[string]string{
 }
 
 var (
-	allKinds     = []string{kindC, kindGoZeroCopy, kindGoCopy, kindTcpdump, kindExecd, kindExecdCounters, kindExecdTop, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw"}
+	allKinds     = []string{kindC, kindGoZeroCopy, kindGoCopy, kindGoZeroCopyBlocking, kindGoCopyBlocking, kindTcpdump, kindExecd, kindExecdNetpoll, kindExecdCounters, kindExecdTop, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw"}
 	defaultKinds = allKinds[:len(allKinds)-4]
 )
 

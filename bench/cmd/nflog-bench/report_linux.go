@@ -286,15 +286,18 @@ func evalTargets(r *report, trials []*trial) []target {
 		{"a", kindGoZeroCopy, "library zero-copy, Q=64", 1.2},
 		{"b", kindGoZeroCopy, "library zero-copy, Q=1", 1.2},
 		{"a", kindGoCopy, "library copying, Q=64", 1.5},
-		{"a", kindExecd, "execd, Q=64", 2.5},
-		{"b", kindExecd, "execd, Q=1", 1.5},
+		{"a", kindExecd, "execd (blocking reads, its default), Q=64", 2.5},
+		{"b", kindExecd, "execd (blocking reads, its default), Q=1", 1.5},
+		{"a", kindGoZeroCopyBlocking, "library zero-copy, blocking reads, Q=64", 1.2},
+		{"b", kindGoZeroCopyBlocking, "library zero-copy, blocking reads, Q=1", 1.2},
+		{"a", kindGoCopyBlocking, "library copying, blocking reads, Q=64", 1.5},
 	} {
 		if s := r.find(g.scenario, g.kind); s != nil {
 			add(fmt.Sprintf("%s: CPU/msg <= %.1fx C (median of per-run ratios)", g.what, g.max), s.RatioToC <= g.max, s.RatioToC > 0,
 				fmt.Sprintf("%.2fx (%.3f µs/msg)", s.RatioToC, s.CPUPerMsgUS))
 		}
 	}
-	for _, k := range []string{kindGoZeroCopy, kindGoCopy} {
+	for _, k := range []string{kindGoZeroCopy, kindGoCopy, kindGoZeroCopyBlocking, kindGoCopyBlocking} {
 		for _, scn := range []string{"a", "b"} {
 			// Per run: zero loss wherever the C reader had zero loss.
 			var runs, cZero, bad int

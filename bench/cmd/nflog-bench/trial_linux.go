@@ -214,8 +214,8 @@ func (h *harness) consumerCmd(kind string, sc scenario, ns string, run int) (cmd
 			"-copy-range", strconv.Itoa(o.copyRange), "-timeout", strconv.Itoa(int((o.flush+9*time.Millisecond)/(10*time.Millisecond))),
 			"-idle", strconv.Itoa(int(idle/time.Millisecond)), "-max-wait", "60000")
 		return cmd, true, syscall.SIGTERM, false, false, nil
-	case kindGoZeroCopy, kindGoCopy, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw":
-		mode := strings.TrimPrefix(kind, "go-")
+	case kindGoZeroCopy, kindGoCopy, kindGoZeroCopyBlocking, kindGoCopyBlocking, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw":
+		mode, blocking := strings.CutSuffix(strings.TrimPrefix(kind, "go-"), "-blocking")
 		if m, ok := probeModes[kind]; ok {
 			mode = m
 		}
@@ -223,6 +223,9 @@ func (h *harness) consumerCmd(kind string, sc scenario, ns string, run int) (cmd
 			"-rcvbuf", strconv.Itoa(sc.Rcvbuf), "-max-rcvbuf", strconv.Itoa(sc.MaxRcvbuf),
 			"-nlbuf", strconv.Itoa(o.nlbuf), "-copy-range", strconv.Itoa(o.copyRange),
 			"-flush", o.flush.String(), "-idle", idle.String(), "-max-wait", "60s"}
+		if blocking {
+			args = append(args, "-read-mode", "blocking")
+		}
 		if o.profileDir != "" {
 			if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
 				return nil, false, nil, false, false, err
@@ -236,9 +239,11 @@ func (h *harness) consumerCmd(kind string, sc scenario, ns string, run int) (cmd
 		cmd = exec.Command("ip", "netns", "exec", ns, h.tcpdump, "-i", "nflog:"+g, "-w", "/dev/null", "-s", "0",
 			"-B", strconv.Itoa(sc.Rcvbuf/1024), "-n")
 		return cmd, false, syscall.SIGINT, true, false, nil
-	case kindExecd, kindExecdCounters, kindExecdTop:
-		metrics, rankings := "packets", ""
+	case kindExecd, kindExecdNetpoll, kindExecdCounters, kindExecdTop:
+		metrics, rankings, readMode := "packets", "", "blocking" // the binary's default
 		switch kind {
+		case kindExecdNetpoll:
+			readMode = "netpoll"
 		case kindExecdCounters:
 			metrics = "counters"
 		case kindExecdTop:
@@ -267,7 +272,8 @@ func (h *harness) consumerCmd(kind string, sc scenario, ns string, run int) (cmd
   on_overrun = "count"
   sequence = "group"
   metrics = %q
-%s`, o.group, nsPath, o.copyRange, o.flush.String(), sc.Threshold, sc.Rcvbuf, sc.MaxRcvbuf, o.nlbuf, metrics, rankings)
+  read_mode = %q
+%s`, o.group, nsPath, o.copyRange, o.flush.String(), sc.Threshold, sc.Rcvbuf, sc.MaxRcvbuf, o.nlbuf, metrics, readMode, rankings)
 		path := filepath.Join(h.tmp, fmt.Sprintf("execd-%s-%s-run%d.conf", sc.Name, kind, run))
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			return nil, false, nil, false, false, err
@@ -414,7 +420,7 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 
 	// The consumer's own counts.
 	switch kind {
-	case kindC, kindGoZeroCopy, kindGoCopy, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw":
+	case kindC, kindGoZeroCopy, kindGoCopy, kindGoZeroCopyBlocking, kindGoCopyBlocking, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw":
 		final, err := lastResult(p.out.String())
 		if err != nil {
 			return fail(err)

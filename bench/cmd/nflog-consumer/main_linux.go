@@ -65,7 +65,17 @@ func main() {
 	idle := flag.Duration("idle", time.Second, "exit after this long without packets, once one arrived")
 	maxWait := flag.Duration("max-wait", time.Minute, "exit after this long if no packet arrives at all")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	readMode := flag.String("read-mode", "netpoll", `how the library waits for a datagram: "netpoll" or "blocking" (nflog.ReadBlocking)`)
 	flag.Parse()
+
+	var rm nflog.ReadMode
+	switch *readMode {
+	case "netpoll":
+	case "blocking":
+		rm = nflog.ReadBlocking
+	default:
+		fatal(fmt.Errorf(`-read-mode %q: use "netpoll" or "blocking"`, *readMode))
+	}
 
 	switch *mode {
 	case "zerocopy", "copy", "rawfd", "rawfd-raw", "netpoll", "netpoll-raw", "netpoll-mmsg":
@@ -84,6 +94,7 @@ func main() {
 		Flags:                 nflog.FlagSequence,
 		OnOverrun:             nflog.OverrunCount,
 		DisableInterfaceNames: !*ifnames,
+		ReadMode:              rm,
 	}
 	if *nsPath != "" {
 		fd, err := unix.Open(*nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)

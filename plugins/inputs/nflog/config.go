@@ -68,6 +68,15 @@ func (n *NFLOG) readerConfig() (nflog.Config, error) {
 		return cfg, fmt.Errorf(`invalid on_overrun %q: use "count", "error" or "ignore"`, n.OnOverrun)
 	}
 
+	switch n.ReadMode {
+	case "", "netpoll":
+		cfg.ReadMode = nflog.ReadNetpoll
+	case "blocking":
+		cfg.ReadMode = nflog.ReadBlocking
+	default:
+		return cfg, fmt.Errorf(`invalid read_mode %q: use "netpoll" or "blocking"`, n.ReadMode)
+	}
+
 	switch n.Sequence {
 	case "", "group":
 		cfg.Flags = nflog.FlagSequence

@@ -24,6 +24,7 @@ var tomlKeys = map[string]string{
 	"OnOverrun":         "on_overrun",
 	"Flags":             "sequence",
 	"NetNS":             "netns",
+	"ReadMode":          "read_mode",
 }
 
 // configError rewrites a *nflog.ConfigError in the words of telegraf.conf:

@@ -50,6 +50,7 @@ type NFLOG struct {
 	NetlinkBufferSize Size            `toml:"netlink_buffer_size"`
 	OnOverrun         string          `toml:"on_overrun"`
 	Sequence          string          `toml:"sequence"`
+	ReadMode          string          `toml:"read_mode"`
 	Netns             string          `toml:"netns"`
 	Metrics           string          `toml:"metrics"`
 	MaxCounterSeries  int             `toml:"max_counter_series"`
@@ -290,6 +291,12 @@ func joinInts(v []int) string {
 	return strings.Join(s, ",")
 }
 
+// PreferBlockingReads makes "blocking" the default read_mode. A process
+// of its own that does little but read, such as the execd binary, calls it
+// on a new plugin before its configuration is decoded, which can still set
+// read_mode.
+func (n *NFLOG) PreferBlockingReads() { n.ReadMode = "blocking" }
+
 func init() {
 	inputs.Add("nflog", func() telegraf.Input {
 		return &NFLOG{
@@ -302,6 +309,7 @@ func init() {
 			NetlinkBufferSize: 64 << 10,
 			OnOverrun:         "count",
 			Sequence:          "group",
+			ReadMode:          "netpoll",
 			Metrics:           "packets",
 			MaxCounterSeries:  10000,
 			IPv4Mask:          24,

@@ -89,7 +89,7 @@ func options(n *NFLOG) *NFLOG {
 	return &NFLOG{
 		Groups: n.Groups, CopyMode: n.CopyMode, CopyRange: n.CopyRange, FlushTimeout: n.FlushTimeout,
 		QueueThreshold: n.QueueThreshold, ReadBufferSize: n.ReadBufferSize, MaxReadBufferSize: n.MaxReadBufferSize,
-		NetlinkBufferSize: n.NetlinkBufferSize, OnOverrun: n.OnOverrun, Sequence: n.Sequence, Netns: n.Netns,
+		NetlinkBufferSize: n.NetlinkBufferSize, OnOverrun: n.OnOverrun, Sequence: n.Sequence, ReadMode: n.ReadMode, Netns: n.Netns,
 		Metrics: n.Metrics, MaxCounterSeries: n.MaxCounterSeries, ExtraTags: n.ExtraTags,
 		ExtraFields: n.ExtraFields, PrefixPattern: n.PrefixPattern, IPv4Mask: n.IPv4Mask, IPv6Mask: n.IPv6Mask,
 		Top: n.Top, PacketMetricsPerSecond: n.PacketMetricsPerSecond,
@@ -99,7 +99,7 @@ func options(n *NFLOG) *NFLOG {
 func TestSampleConfigDocumentsEveryOption(t *testing.T) {
 	for _, key := range []string{
 		"groups", "copy_mode", "copy_range", "flush_timeout", "queue_threshold", "read_buffer_size",
-		"max_read_buffer_size", "netlink_buffer_size", "on_overrun", "sequence", "netns", "metrics",
+		"max_read_buffer_size", "netlink_buffer_size", "on_overrun", "sequence", "read_mode", "netns", "metrics",
 		"max_counter_series", "extra_tags", "extra_fields", "prefix_pattern", "ipv4_mask", "ipv6_mask",
 		"packet_metrics_per_second",
 	} {
@@ -200,6 +200,7 @@ func TestInitErrors(t *testing.T) {
 		{"netlink_buffer_size too large", func(n *NFLOG) { n.NetlinkBufferSize = 131073 }, "netlink_buffer_size"},
 		{"on_overrun", func(n *NFLOG) { n.OnOverrun = "drop" }, "on_overrun"},
 		{"sequence", func(n *NFLOG) { n.Sequence = "yes" }, "sequence"},
+		{"read_mode", func(n *NFLOG) { n.ReadMode = "busy" }, `invalid read_mode "busy": use "netpoll" or "blocking"`},
 		{"netns relative", func(n *NFLOG) { n.Netns = "run/netns/x" }, "netns"},
 		{"metrics", func(n *NFLOG) { n.Metrics = "all" }, "metrics"},
 		{"max_counter_series", func(n *NFLOG) { n.Metrics = "counters"; n.MaxCounterSeries = 0 }, "max_counter_series"},
@@ -236,9 +237,11 @@ func TestInitAcceptsLimits(t *testing.T) {
 		n.ExtraFields = []string{"seq", "seq_global"}
 		n.Netns = "/proc/1/ns/net"
 		n.Metrics = "both"
+		n.ReadMode = "blocking"
 	})
 	require.NoError(t, n.Init())
 	require.Equal(t, nflog.FlagSequence|nflog.FlagGlobalSequence, n.cfg.Flags)
+	require.Equal(t, nflog.ReadBlocking, n.cfg.ReadMode)
 }
 
 // copy_mode = "meta" with options read from the packet's contents is an
@@ -641,4 +644,12 @@ func TestCounterSetRunsOfSeries(t *testing.T) {
 		got[m.Tags["k"]] = m.Fields["packets_total"].(int64)
 	}
 	require.Equal(t, map[string]int64{"a": 4, "b": 3}, got)
+}
+
+// The README's configuration section is sample.conf, word for word, as in
+// Telegraf's own plugin READMEs.
+func TestReadmeShowsSampleConfig(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), "```toml @sample.conf\n"+sampleConfig+"```", "README.md's configuration block differs from sample.conf: copy sample.conf into it")
 }
