@@ -314,10 +314,17 @@ func openFDs(t *testing.T) int {
 }
 
 // TestIntegrationStopDuringFloodLeavesNothing: Stop in the middle of a
-// flood returns within a second and leaves no goroutine and no fd behind.
+// flood returns within a second and leaves no goroutine and no fd behind,
+// in both read modes.
 func TestIntegrationStopDuringFloodLeavesNothing(t *testing.T) {
 	integration(t)
 	nftest.RequireTools(t, "iptables")
+	for _, mode := range []string{"netpoll", "blocking"} {
+		t.Run(mode, func(t *testing.T) { stopDuringFloodLeavesNothing(t, mode) })
+	}
+}
+
+func stopDuringFloodLeavesNothing(t *testing.T, mode string) {
 	ns := nftest.NewNetNS(t)
 	floodRules(t, ns)
 	baseline := runtime.NumGoroutine()
@@ -329,6 +336,7 @@ func TestIntegrationStopDuringFloodLeavesNothing(t *testing.T) {
 		n.Netns = ns.Path()
 		n.QueueThreshold = 64
 		n.FlushTimeout = config.Duration(10 * time.Millisecond)
+		n.ReadMode = mode
 	})
 	require.NoError(t, n.Init())
 	require.NoError(t, n.Start(acc))

@@ -194,14 +194,22 @@ func TestIntegrationCountersAndStats(t *testing.T) {
 	require.Equal(t, st["packets_received_total"], n.stats.received.Get())
 }
 
+// TestIntegrationStopUnderFlood: Stop returns within 1 s in the middle of
+// a flood, and the reading goroutine has ended, in both read modes.
 func TestIntegrationStopUnderFlood(t *testing.T) {
 	integration(t)
 	nftest.RequireTools(t, "iptables")
+	for _, mode := range []string{"netpoll", "blocking"} {
+		t.Run(mode, func(t *testing.T) { stopUnderFlood(t, mode) })
+	}
+}
+
+func stopUnderFlood(t *testing.T, mode string) {
 	ns := nftest.NewNetNS(t)
 	ns.Iptables(t, "-A", "OUTPUT", "-p", "udp", "-j", "NFLOG", "--nflog-group", strconv.Itoa(testGroup))
 
 	acc := testutil.Accumulator{Discard: true}
-	n := startInNamespace(t, ns, &acc, func(n *NFLOG) { n.FlushTimeout = 0; n.QueueThreshold = 64 })
+	n := startInNamespace(t, ns, &acc, func(n *NFLOG) { n.FlushTimeout = 0; n.QueueThreshold = 64; n.ReadMode = mode })
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
