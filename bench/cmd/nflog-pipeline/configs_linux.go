@@ -33,6 +33,8 @@ var pipeNames = map[string]string{
 // trialFiles are the paths of one trial.
 type trialFiles struct {
 	dir, points, stats, telegrafConf, pluginConf, ulogdConf, ulogdJSON, ulogdLog string
+	// influxURL: the trial's influxd (-influxdb), empty without one.
+	influxURL string
 }
 
 func newTrialFiles(dir string) trialFiles {
@@ -55,6 +57,10 @@ func (h *harness) agentConf(f trialFiles, pointNames []string) string {
 	q := make([]string, len(pointNames))
 	for i, n := range pointNames {
 		q[i] = fmt.Sprintf("%q", n)
+	}
+	db := ""
+	if f.influxURL != "" {
+		db = influxOutputConf(f.influxURL, pointNames)
 	}
 	return fmt.Sprintf(`[agent]
   interval = "1s"
@@ -82,7 +88,7 @@ func (h *harness) agentConf(f trialFiles, pointNames []string) string {
   files = [%q]
   data_format = "influx"
   namepass = ["nflog_stats", "internal_write", "internal_aggregate"]
-`, h.o.bufferLimit, pointsAlias, f.points, strings.Join(q, ", "), f.stats)
+%s`, h.o.bufferLimit, pointsAlias, f.points, strings.Join(q, ", "), f.stats, db)
 }
 
 // pluginConf is [[inputs.nflog]] as pipelines 1 and 2 run it: the same

@@ -70,6 +70,7 @@ type options struct {
 	telegrafStock string
 	execd         string
 	noBuild       bool
+	influxd       string
 	jsonPath      string
 	keep          bool
 	verbose       bool
@@ -85,6 +86,7 @@ type harness struct {
 	execd         string
 	ulogd         string
 	ulogdPlugins  string
+	influxd       string
 	seq           int
 }
 
@@ -127,6 +129,7 @@ func main() {
 	flag.StringVar(&o.telegrafStock, "telegraf-stock", "bin/telegraf-stock", "stock Telegraf with inputs.execd, inputs.tail, parsers.json_v2, aggregators.basicstats (scripts/build-telegraf.sh --stock)")
 	flag.StringVar(&o.execd, "execd", "bin/telegraf-nflog", "the execd binary (go build ./cmd/telegraf-nflog)")
 	flag.BoolVar(&o.noBuild, "no-build", false, "use the binaries as they are (default: rebuild bin/telegraf-nflog and bin/telegraf, build bin/telegraf-stock if it lacks a plugin)")
+	flag.StringVar(&o.influxd, "influxdb", "", `also write every pipeline's points to an InfluxDB 1.x started per trial on loopback, its CPU counted in the sum: the influxd binary, or "auto" for the one on PATH (Debian's influxdb, installed with apt-get if missing); empty: no database`)
 	flag.StringVar(&o.jsonPath, "json", "", `write every trial and the summaries as JSON to this file ("-": stdout)`)
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, points, stats, ulogd's JSON)")
 	flag.BoolVar(&o.verbose, "v", false, "log every step")
@@ -346,6 +349,11 @@ func (h *harness) prepare(pipes []string) error {
 	}
 	if slices.Contains(pipes, pipeUlogd) {
 		if err := h.findUlogd(); err != nil {
+			return err
+		}
+	}
+	if o.influxd != "" {
+		if err := h.findInfluxd(); err != nil {
 			return err
 		}
 	}

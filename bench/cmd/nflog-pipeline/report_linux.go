@@ -73,6 +73,10 @@ type summary struct {
 	LagS        spread    `json:"lag_s"`
 	ReaderUS    spread    `json:"reader_us_per_pkt"`
 	TelegrafUS  spread    `json:"telegraf_us_per_pkt"`
+	DatabaseUS  *spread   `json:"database_us_per_pkt,omitempty"`
+	DBWritten   *spread   `json:"db_written,omitempty"`
+	DBDropped   *spread   `json:"db_dropped,omitempty"`
+	DBStored    *spread   `json:"db_stored,omitempty"`
 	SumUS       spread    `json:"sum_us_per_pkt"`
 	SumDelivUS  spread    `json:"sum_us_per_delivered_pkt"`
 	Ratio       *spread   `json:"ratio_to_3,omitempty"`
@@ -107,6 +111,7 @@ func makeReport(o *options, pipes, modes []string, trials []*trial, zls []*zeroL
 			"flush": o.flush.String(), "buffer_limit": o.bufferLimit, "agg_period": o.aggPeriod.String(),
 			"paced_rate": o.pacedRate, "bisect": o.bisect, "bisect_duration": o.bisectTime.String(), "max_lag": o.maxLag.String(),
 			"cpu_sender": o.cpuSender, "cpu_pipeline": o.cpuPipeline, "gomaxprocs": o.gomaxprocs,
+			"influxdb": o.influxd != "",
 		},
 		Trials: trials,
 	}
@@ -158,6 +163,16 @@ func (r *report) summarize(p, mode string, rate float64, trials []*trial, zls []
 		s.LagS = spreadOf(ok, func(t *trial) float64 { return t.LagS })
 		s.ReaderUS = spreadOf(ok, func(t *trial) float64 { return t.ReaderUS })
 		s.TelegrafUS = spreadOf(ok, func(t *trial) float64 { return t.TelegrafUS })
+		if !slices.ContainsFunc(ok, func(t *trial) bool { return t.DBWritten == nil }) {
+			db := spreadOf(ok, func(t *trial) float64 { return t.DatabaseUS })
+			w := spreadOf(ok, func(t *trial) float64 { return float64(*t.DBWritten) })
+			d := spreadOf(ok, func(t *trial) float64 { return float64(t.DBDropped) })
+			s.DatabaseUS, s.DBWritten, s.DBDropped = &db, &w, &d
+		}
+		if !slices.ContainsFunc(ok, func(t *trial) bool { return t.DBStored == nil }) {
+			x := spreadOf(ok, func(t *trial) float64 { return float64(*t.DBStored) })
+			s.DBStored = &x
+		}
 		s.SumUS = spreadOf(ok, func(t *trial) float64 { return t.CPUPerPktUS })
 		s.SumDelivUS = spreadOf(ok, func(t *trial) float64 { return t.CPUPerDeliveredUS })
 		if p != pipeUlogd && !slices.ContainsFunc(ok, func(t *trial) bool { return t.Ratio == 0 }) {
@@ -279,6 +294,7 @@ func (r *report) writeMarkdown(w io.Writer) {
 			reader, s.TelegrafUS.Med, s.SumUS.Med, s.SumUS.Min, s.SumUS.Max, ratio, s.SumDelivUS.Med, s.RateKpps.Med, zeroLossText(s.ZeroLoss))
 	}
 	fmt.Fprintln(w)
+	r.writeDatabase(w)
 	fmt.Fprintln(w, "| target | result | detail |")
 	fmt.Fprintln(w, "|---|---|---|")
 	for _, t := range r.Targets {
@@ -316,6 +332,30 @@ func (r *report) writeMarkdown(w io.Writer) {
 			fmt.Fprintf(w, "- error, %s %s: %s\n", pipeNames[s.Pipeline], s.Mode, e)
 		}
 	}
+}
+
+// writeDatabase writes the -influxdb leg's table: the database's share of
+// the sum above, and what reached it.
+func (r *report) writeDatabase(w io.Writer) {
+	if !slices.ContainsFunc(r.Summaries, func(s summary) bool { return s.DatabaseUS != nil }) {
+		return
+	}
+	fmt.Fprintln(w, "InfluxDB (in the sum above): its CPU, what Telegraf's outputs.influxdb wrote and dropped, and the points stored (`SELECT count(len)`, per-packet mode; points of one series with the same timestamp are stored as one):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| pipeline | mode | flood | influxd µs/pkt (min–max) | written | dropped | stored |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for _, s := range r.Summaries {
+		if s.DatabaseUS == nil {
+			continue
+		}
+		stored := "—"
+		if s.DBStored != nil {
+			stored = fmt.Sprintf("%.0f", s.DBStored.Med)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %.3f (%.3f–%.3f) | %.0f | %.0f | %s |\n", pipeNames[s.Pipeline], s.Mode, floodText(s.Rate),
+			s.DatabaseUS.Med, s.DatabaseUS.Min, s.DatabaseUS.Max, s.DBWritten.Med, s.DBDropped.Med, stored)
+	}
+	fmt.Fprintln(w)
 }
 
 func floodText(rate float64) string {

@@ -22,7 +22,7 @@ import (
 // left out), from /proc/PID/stat: user and sys time of all its threads.
 type procCPU struct {
 	Name     string  `json:"name"`
-	Role     string  `json:"role"` // "reader" or "telegraf"
+	Role     string  `json:"role"` // "reader", "telegraf" or "database"
 	PID      int     `json:"pid"`
 	UserS    float64 `json:"user_s"`
 	SysS     float64 `json:"sys_s"`
@@ -67,6 +67,12 @@ type trial struct {
 	CPUPerDeliveredUS float64 `json:"cpu_us_per_delivered_pkt"`
 	ReaderUS          float64 `json:"reader_us_per_pkt"`
 	TelegrafUS        float64 `json:"telegraf_us_per_pkt"`
+	DatabaseUS        float64 `json:"database_us_per_pkt,omitempty"`
+	// With -influxdb: what its output wrote and dropped (Telegraf's
+	// internal_write), and, in per-packet mode, the points InfluxDB holds.
+	DBWritten *uint64 `json:"db_written,omitempty"`
+	DBDropped uint64  `json:"db_dropped,omitempty"`
+	DBStored  *uint64 `json:"db_stored,omitempty"`
 	Ratio             float64 `json:"ratio_to_3,omitempty"`
 
 	Notes  []string `json:"notes,omitempty"`
@@ -200,6 +206,14 @@ func (h *harness) runTrial(p, mode string, run int, rate float64, count int, dur
 		}
 	}()
 
+	var influxd *child
+	if h.influxd != "" {
+		// First in children: stopped last, after Telegraf.
+		if influxd, f.influxURL, err = h.startInfluxd(f.dir); err != nil {
+			return fail(err)
+		}
+		children = append(children, influxd)
+	}
 	write := func(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
 	tgBin := h.telegrafStock
 	if p == pipeIntree {
@@ -215,6 +229,7 @@ func (h *harness) runTrial(p, mode string, run int, rate float64, count int, dur
 			return fail(err)
 		}
 	}
+	var ulogd *child
 	if p == pipeUlogd {
 		if err := write(f.ulogdConf, h.ulogdConf(f)); err != nil {
 			return fail(err)
@@ -224,6 +239,7 @@ func (h *harness) runTrial(p, mode string, run int, rate float64, count int, dur
 			return fail(err)
 		}
 		children = append(children, u)
+		ulogd = u
 		// ulogd opens the JSON file at start; tail reads it from the
 		// beginning, so Telegraf may start once the group is bound.
 		if _, err := h.waitBound(view, children); err != nil {
@@ -270,7 +286,10 @@ func (h *harness) runTrial(p, mode string, run int, rate float64, count int, dur
 		}
 		procs = append(procs, measured{"telegraf-nflog", "reader", pid}, measured{"telegraf", "telegraf", tg.cmd.Process.Pid})
 	case pipeUlogd:
-		procs = append(procs, measured{"ulogd", "reader", children[0].cmd.Process.Pid}, measured{"telegraf", "telegraf", tg.cmd.Process.Pid})
+		procs = append(procs, measured{"ulogd", "reader", ulogd.cmd.Process.Pid}, measured{"telegraf", "telegraf", tg.cmd.Process.Pid})
+	}
+	if influxd != nil {
+		procs = append(procs, measured{"influxd", "database", influxd.cmd.Process.Pid})
 	}
 	time.Sleep(time.Second)
 	before, err := snapshot(procs)
@@ -348,6 +367,22 @@ func (h *harness) runTrial(p, mode string, run int, rate float64, count int, dur
 	}
 	t.Lines = pc.lines + pc.counted + pc.other
 	t.Unaccounted = t.Account.unaccounted()
+	if influxd != nil {
+		b, _ := os.ReadFile(f.stats)
+		st := h.waitInflux(f.stats, parseStats(b, pointsAlias).written)
+		t.DBWritten, t.DBDropped = &st.written, st.losses.OutputDropped
+		if mode == modePackets {
+			m := "nflog"
+			if p == pipeUlogd {
+				m = "ulogd"
+			}
+			if n, err := influxCount(f.influxURL, m, "len"); err != nil {
+				t.Notes = append(t.Notes, "counting the points in InfluxDB: "+err.Error())
+			} else {
+				t.DBStored = &n
+			}
+		}
+	}
 
 	settle(procs)
 	after, err := snapshot(procs)
@@ -365,9 +400,12 @@ func (h *harness) runTrial(p, mode string, run int, rate float64, count int, dur
 		}
 		t.Procs = append(t.Procs, pc)
 		t.CPUPerPktUS += pc.PerPktUS
-		if m.role == "reader" {
+		switch m.role {
+		case "reader":
 			t.ReaderUS += pc.PerPktUS
-		} else {
+		case "database":
+			t.DatabaseUS += pc.PerPktUS
+		default:
 			t.TelegrafUS += pc.PerPktUS
 		}
 	}
@@ -376,7 +414,8 @@ func (h *harness) runTrial(p, mode string, run int, rate float64, count int, dur
 		t.CPUPerDeliveredUS = t.CPUPerPktUS * float64(t.Logged) / float64(d)
 	}
 
-	// Stop: Telegraf first (it stops its execd child), then ulogd.
+	// Stop: Telegraf first (it stops its execd child), then ulogd, then
+	// influxd.
 	for i := len(children) - 1; i >= 0; i-- {
 		c := children[i]
 		c.cmd.Process.Signal(syscall.SIGTERM)
