@@ -73,7 +73,7 @@ type trial struct {
 	DBWritten *uint64 `json:"db_written,omitempty"`
 	DBDropped uint64  `json:"db_dropped,omitempty"`
 	DBStored  *uint64 `json:"db_stored,omitempty"`
-	Ratio             float64 `json:"ratio_to_3,omitempty"`
+	Ratio     float64 `json:"ratio_to_3,omitempty"`
 
 	Notes  []string `json:"notes,omitempty"`
 	Err    string   `json:"error,omitempty"`
