@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -51,5 +52,16 @@ func TestReadmeShowsTheExamples(t *testing.T) {
 			lines[n] = strings.TrimPrefix(l, "\t")
 		}
 		require.Contains(t, blocks, strings.Join(lines, "\n"), "README.md's library section must show %s's code as it is in example_test.go", name)
+	}
+}
+
+// Every Config field has a row in the README's options table.
+func TestReadmeListsEveryOption(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	typ := reflect.TypeFor[Config]()
+	for i := range typ.NumField() {
+		name := typ.Field(i).Name
+		require.Contains(t, string(readme), "\n| `"+name+"` |", "README.md's table of nflog.Config options has no row for %s", name)
 	}
 }

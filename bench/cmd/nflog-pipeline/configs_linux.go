@@ -100,6 +100,10 @@ func (h *harness) pluginConf(ns, mode string) string {
 	if ns != "" {
 		netns = fmt.Sprintf("  netns = %q\n", "/run/netns/"+ns)
 	}
+	readMode := ""
+	if o.readMode != "" {
+		readMode = fmt.Sprintf("  read_mode = %q\n", o.readMode)
+	}
 	return fmt.Sprintf(`[[inputs.nflog]]
   groups = [%d]
 %s  copy_mode = "packet"
@@ -112,7 +116,7 @@ func (h *harness) pluginConf(ns, mode string) string {
   on_overrun = "count"
   sequence = "group"
   metrics = %q
-`, o.group, netns, o.copyRange, o.flush.String(), o.threshold, o.rcvbuf, o.nlbuf, mode)
+`, o.group, netns, o.copyRange, o.flush.String(), o.threshold, o.rcvbuf, o.nlbuf, mode) + readMode
 }
 
 // telegrafConf returns the Telegraf configuration of pipeline p in mode.

@@ -71,6 +71,7 @@ type options struct {
 	execd         string
 	noBuild       bool
 	influxd       string
+	readMode      string
 	jsonPath      string
 	keep          bool
 	verbose       bool
@@ -130,6 +131,7 @@ func main() {
 	flag.StringVar(&o.execd, "execd", "bin/telegraf-nflog", "the execd binary (go build ./cmd/telegraf-nflog)")
 	flag.BoolVar(&o.noBuild, "no-build", false, "use the binaries as they are (default: rebuild bin/telegraf-nflog and bin/telegraf, build bin/telegraf-stock if it lacks a plugin)")
 	flag.StringVar(&o.influxd, "influxdb", "", `also write every pipeline's points to an InfluxDB 1.x started per trial on loopback, its CPU counted in the sum: the influxd binary, or "auto" for the one on PATH (Debian's influxdb, installed with apt-get if missing); empty: no database`)
+	flag.StringVar(&o.readMode, "read-mode", "", `read_mode of pipelines 1 and 2 ("netpoll" or "blocking"); empty: each one's default, "netpoll" in Telegraf and "blocking" in the execd binary`)
 	flag.StringVar(&o.jsonPath, "json", "", `write every trial and the summaries as JSON to this file ("-": stdout)`)
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, points, stats, ulogd's JSON)")
 	flag.BoolVar(&o.verbose, "v", false, "log every step")
@@ -162,6 +164,11 @@ func run(o *options) error {
 	modes, err := pick(o.modes, []string{modePackets, modeCounters}, "-modes")
 	if err != nil {
 		return err
+	}
+	switch o.readMode {
+	case "", "netpoll", "blocking":
+	default:
+		return fmt.Errorf(`-read-mode %q: use "netpoll", "blocking" or nothing (each pipeline's default)`, o.readMode)
 	}
 	root, err := rig.ModuleRoot()
 	if err != nil {

@@ -111,7 +111,7 @@ func makeReport(o *options, pipes, modes []string, trials []*trial, zls []*zeroL
 			"flush": o.flush.String(), "buffer_limit": o.bufferLimit, "agg_period": o.aggPeriod.String(),
 			"paced_rate": o.pacedRate, "bisect": o.bisect, "bisect_duration": o.bisectTime.String(), "max_lag": o.maxLag.String(),
 			"cpu_sender": o.cpuSender, "cpu_pipeline": o.cpuPipeline, "gomaxprocs": o.gomaxprocs,
-			"influxdb": o.influxd != "",
+			"influxdb": o.influxd != "", "read_mode": o.readMode,
 		},
 		Trials: trials,
 	}
@@ -244,6 +244,9 @@ func (r *report) targets() {
 				telegraf = s.TelegrafUS.Med - s2.ReaderUS.Med
 				detail += fmt.Sprintf("Telegraf with the reader %.3f µs/pkt (%.3f–%.3f), the reader alone (pipeline 2's binary) %.3f: Telegraf adds %.3f",
 					s.TelegrafUS.Med, s.TelegrafUS.Min, s.TelegrafUS.Max, s2.ReaderUS.Med, telegraf)
+				if r.Settings["read_mode"] == "" {
+					detail += "; the two read differently (netpoll in Telegraf, blocking in the binary, their defaults): -read-mode netpoll compares like with like"
+				}
 			} else {
 				detail += fmt.Sprintf("Telegraf with the reader %.3f µs/pkt (the reader alone not measured: pipeline 2 needed)", s.TelegrafUS.Med)
 			}
