@@ -299,28 +299,7 @@ func (p *proc) stop(t *testing.T) time.Duration {
 func startInfluxd(t *testing.T, ns *testutil.NetNS, dir string, client *http.Client, baseURL string, httpPort, rpcPort int) *proc {
 	t.Helper()
 	data := filepath.Join(dir, "influxdb")
-	conf := writeFile(t, dir, "influxdb.conf", fmt.Sprintf(`reporting-enabled = false
-bind-address = "127.0.0.1:%d"
-
-[meta]
-  dir = %q
-
-[data]
-  dir = %q
-  wal-dir = %q
-  index-version = "inmem"
-  query-log-enabled = false
-
-[monitor]
-  store-enabled = false
-
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:%d"
-  auth-enabled = false
-  log-enabled = true
-  pprof-enabled = false
-`, rpcPort, filepath.Join(data, "meta"), filepath.Join(data, "data"), filepath.Join(data, "wal"), httpPort))
+	conf := writeFile(t, dir, "influxdb.conf", testutil.InfluxdConfig(data, rpcPort, httpPort, true))
 
 	p := startProc(t, dir, "influxd", "ip", "netns", "exec", ns.Name(), "influxd", "-config", conf)
 	waitFor(t, startTimeout, "influxd answering /ping with 204", func() (bool, string) {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/nflogr/telegraf-nflog/bench/internal/rig"
+	"github.com/nflogr/telegraf-nflog/testutil"
 )
 
 const (
@@ -77,28 +78,7 @@ func (h *harness) startInfluxd(dir string) (*child, string, error) {
 	}
 	data := filepath.Join(dir, "influxdb")
 	conf := filepath.Join(dir, "influxdb.conf")
-	err = os.WriteFile(conf, []byte(fmt.Sprintf(`reporting-disabled = true
-bind-address = "127.0.0.1:%d"
-
-[meta]
-  dir = %q
-
-[data]
-  dir = %q
-  wal-dir = %q
-  index-version = "inmem"
-  query-log-enabled = false
-
-[monitor]
-  store-enabled = false
-
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:%d"
-  auth-enabled = false
-  log-enabled = false
-  pprof-enabled = false
-`, rpcPort, filepath.Join(data, "meta"), filepath.Join(data, "data"), filepath.Join(data, "wal"), httpPort)), 0o644)
+	err = os.WriteFile(conf, []byte(testutil.InfluxdConfig(data, rpcPort, httpPort, false)), 0o644)
 	if err != nil {
 		return nil, "", err
 	}
@@ -185,16 +165,16 @@ func influxCount(base, measurement, field string) (uint64, error) {
 	return uint64(n), nil
 }
 
-// waitInflux waits until the influxdb output has written or dropped what
-// the points file got, or made no progress for -quiet; it returns the
-// output's figures.
-func (h *harness) waitInflux(statsPath string, fileWritten uint64) stats {
+// waitInflux waits until the influxdb output has written or dropped the
+// points the points file holds, or made no progress for -quiet; it returns
+// the output's figures.
+func (h *harness) waitInflux(statsPath string, points uint64) stats {
 	var last stats
 	lastChange := time.Now()
 	for {
 		b, _ := os.ReadFile(statsPath)
 		st := parseStats(b, influxAlias)
-		if st.written+st.losses.OutputDropped >= fileWritten {
+		if st.written+st.losses.OutputDropped >= points {
 			return st
 		}
 		if st.written != last.written || st.losses.OutputDropped != last.losses.OutputDropped {

@@ -368,8 +368,9 @@ func (h *harness) runTrial(p, mode string, run int, rate float64, count int, dur
 	t.Lines = pc.lines + pc.counted + pc.other
 	t.Unaccounted = t.Account.unaccounted()
 	if influxd != nil {
-		b, _ := os.ReadFile(f.stats)
-		st := h.waitInflux(f.stats, parseStats(b, pointsAlias).written)
+		// Until the output reports as many points as the points file
+		// holds: its internal_write figures come once an interval.
+		st := h.waitInflux(f.stats, t.Lines)
 		t.DBWritten, t.DBDropped = &st.written, st.losses.OutputDropped
 		if mode == modePackets {
 			m := "nflog"
