@@ -365,19 +365,26 @@ func TestKernelCloseUnblocks(t *testing.T) {
 		t.Fatalf("a reader returned without traffic: %v", err)
 	default:
 	}
+	closeEndsReads(t, r, errs, readers)
+	require.NoError(t, r.Close(), "Close is idempotent")
+	require.Equal(t, -1, r.Fd())
+}
+
+// closeEndsReads closes r and requires each of the n reads that report to
+// errs to return ErrClosed, all within 1 s of Close.
+func closeEndsReads(t *testing.T, r *nflog.Reader, errs <-chan error, n int) {
+	t.Helper()
 	start := time.Now()
 	require.NoError(t, r.Close())
-	for range readers {
+	for range n {
 		select {
 		case err := <-errs:
 			require.ErrorIs(t, err, nflog.ErrClosed)
 		case <-time.After(time.Second):
-			t.Fatalf("a blocked reader did not return within 1 s of Close")
+			t.Fatalf("a blocked read did not return within 1 s of Close")
 		}
 	}
 	require.Less(t, time.Since(start), time.Second)
-	require.NoError(t, r.Close(), "Close is idempotent")
-	require.Equal(t, -1, r.Fd())
 }
 
 // TestKernelCloseDrainsQueue: packets queued before Close are read first,
