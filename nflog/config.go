@@ -90,23 +90,30 @@ const (
 	// single blocking recv(2) when the reader keeps up with the kernel
 	// (bench/README.md, "Blocking reads").
 	ReadNetpoll ReadMode = iota
-	// ReadBlocking waits inside recvfrom(2), as the C reader does: the
-	// socket is made blocking, with a receive timeout (BlockingReadTimeout)
-	// so that Close and a cancelled context are seen within it. The call is
-	// raw, so while it waits the goroutine keeps its P (one of GOMAXPROCS)
-	// and its thread: the rest of the program has one P fewer until a
-	// datagram comes. Signals, among them the runtime's preemption signal,
-	// end the wait early (SO_RCVTIMEO makes recvfrom return EINTR rather
-	// than restart), so a garbage collection and the scheduler are not held
-	// up; with GODEBUG=asyncpreemptoff=1 they wait up to the timeout. Use
-	// it for a process that does little but read, such as the execd binary;
-	// keep ReadNetpoll in a process with many goroutines or readers.
+	// ReadBlocking waits inside recvfrom(2), as the C reader does, while
+	// datagrams come less than 10 ms apart: the socket is made blocking,
+	// with a receive timeout (BlockingReadTimeout) so that Close and a
+	// cancelled context are seen within it. The call is raw, so while it
+	// waits the goroutine keeps its P (one of GOMAXPROCS) and its thread.
+	// Signals end the wait (SO_RCVTIMEO makes recvfrom return EINTR rather
+	// than restart), and the read then waits in the netpoller: the
+	// runtime's own, to stop the world for a garbage collection, and
+	// sysmon's preemption after 10-20 ms in the kernel, whether or not
+	// another goroutine waits for the P. Other goroutines on that P may
+	// so wait up to 20 ms. After a gap of more than 10 ms between
+	// datagrams, reads wait in the netpoller, as ReadNetpoll does, until
+	// two come close together again. With GODEBUG=asyncpreemptoff=1 no
+	// signal comes and a collection waits up to the timeout. Use it for a
+	// process that does little but read, such as the execd binary; keep
+	// ReadNetpoll in a process with many goroutines or readers. The
+	// descriptor (Reader.Fd) is blocking in this mode.
 	ReadBlocking
 )
 
 // BlockingReadTimeout bounds one wait of a ReadBlocking reader in the
 // kernel, so that Close and context cancellation take effect within it.
-// An idle reader wakes this often.
+// Only without the runtime's signals (GODEBUG=asyncpreemptoff=1) does a
+// wait last that long; otherwise sysmon ends it after 10-20 ms.
 const BlockingReadTimeout = 100 * time.Millisecond
 
 func (m ReadMode) String() string {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -51,13 +52,20 @@ func inRecvfromWithin(fd int, d time.Duration) bool {
 }
 
 // nextInKernel starts r.Next(ctx) in a goroutine and returns its result
-// channel once the read waits in the kernel. Any signal (a collection,
-// sysmon's preemption) makes the read wait in the netpoller instead, by
-// design, and that can come before the test looks: then a packet to port
-// 9 ends that read and it tries again, up to 20 times.
+// channel once the read waits in the kernel. A read waits there only while
+// datagrams come close together, so two back-to-back packets to port 9 are
+// read first. Any signal (a collection, sysmon's preemption) makes the
+// read wait in the netpoller instead, by design, and that can come before
+// the test looks: then a packet ends that read and it tries again, up to
+// 50 times.
 func nextInKernel(t *testing.T, ns *testutil.NetNS, r *nflog.Reader, ctx context.Context) <-chan error {
 	t.Helper()
-	for range 20 {
+	for range 50 {
+		testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(998), 2)
+		for range 2 {
+			_, err := r.Next(ctx)
+			require.NoError(t, err)
+		}
 		done := make(chan error, 1)
 		go func() {
 			_, err := r.Next(ctx)
@@ -69,13 +77,13 @@ func nextInKernel(t *testing.T, ns *testutil.NetNS, r *nflog.Reader, ctx context
 		testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(999), 1)
 		require.NoError(t, <-done)
 	}
-	t.Fatalf("no thread blocked in recvfrom(2) on fd %d in 20 reads: the ReadBlocking reader does not wait in the kernel", r.Fd())
+	t.Fatalf("no thread blocked in recvfrom(2) on fd %d in 50 reads: the ReadBlocking reader does not wait in the kernel", r.Fd())
 	return nil
 }
 
-// TestKernelBlockingReads: a ReadBlocking reader waits inside recvfrom(2)
-// (the netpoller reader never does), reads what Next, Loop and Queue read
-// in the netpoller mode, and its non-waiting reads still do not wait.
+// TestKernelBlockingReads: a ReadBlocking reader waits inside recvfrom(2),
+// reads what Next, Loop and Queue read in the netpoller mode, and its
+// non-waiting reads still do not wait.
 func TestKernelBlockingReads(t *testing.T) {
 	ns := newNS(t)
 	logUDP9(t, ns, 1)
@@ -87,8 +95,6 @@ func TestKernelBlockingReads(t *testing.T) {
 	defer cancel()
 	done := nextInKernel(t, ns, blocking, ctx)
 	go func() { netpoll.Next(ctx) }()
-	waitBlockedReads(t, 1) // the netpoller reader parks instead
-	require.Zero(t, threadsInRecvfrom(netpoll.Fd()), "the netpoller reader must not block in recvfrom")
 	testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(0), 1)
 	testutil.SendUDP(t, ns, "127.0.0.1:10", udpID(0), 1)
 	require.NoError(t, <-done)
@@ -121,14 +127,18 @@ func TestKernelBlockingReads(t *testing.T) {
 }
 
 // TestKernelBlockingClose: cancelling the context ends a wait in the
-// kernel within 1 s (BlockingReadTimeout bounds it), and the reader still
-// reads; Close ends it, and the reads queued behind it, within 1 s.
+// kernel within 1 s, and the reader still reads; Close ends it, and the
+// reads queued behind it, within 1 s. Here the runtime's signals end the
+// waits (waitBlockedReads stops the world); TestKernelBlockingTimeout
+// covers the waits that only the receive timeout ends.
 func TestKernelBlockingClose(t *testing.T) {
 	ns := newNS(t)
 	logUDP9(t, ns, 1)
 	r := openReader(t, ns, 1, nflog.Config{ReadMode: nflog.ReadBlocking})
 
-	cctx, cancel := context.WithCancel(context.Background())
+	bounded, cancelAll := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancelAll()
+	cctx, cancel := context.WithCancel(bounded)
 	done := nextInKernel(t, ns, r, cctx)
 	cancel()
 	select {
@@ -206,4 +216,83 @@ func TestKernelBlockingKeepsRuntimeGoing(t *testing.T) {
 	testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(2), 1)
 	require.NoError(t, <-done)
 	t.Logf("GOMAXPROCS=1, reader blocked: 20 GCs in %v, 20 sleeps of 1 ms in %v", gcs, sleeps)
+}
+
+// TestKernelBlockingTimeout: without the runtime's signals
+// (GODEBUG=asyncpreemptoff=1, in a child process running this test), only
+// a datagram or the 100 ms receive timeout ends a wait in the kernel. The
+// read stays blocked across the timeouts (each goes back into the kernel),
+// a cancelled context and Close are seen within 1 s, a packet is read, and
+// after a gap the next read waits in the netpoller.
+func TestKernelBlockingTimeout(t *testing.T) {
+	if os.Getenv("NFLOG_TEST_NO_PREEMPT") != "1" {
+		requireKernel(t)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKernelBlockingTimeout$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "NFLOG_TEST_NO_PREEMPT=1", "GODEBUG=asyncpreemptoff=1")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "the child test failed:\n%s", out)
+		require.Contains(t, string(out), "--- PASS: TestKernelBlockingTimeout", "the child did not run the test:\n%s", out)
+		return
+	}
+	ns := newNS(t)
+	logUDP9(t, ns, 1)
+	r := openReader(t, ns, 1, nflog.Config{ReadMode: nflog.ReadBlocking})
+	bounded, cancelAll := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancelAll()
+
+	read := func(ctx context.Context) <-chan error {
+		// Two back-to-back datagrams first: the read waits in the kernel
+		// only while datagrams come close together.
+		testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(998), 2)
+		for range 2 {
+			_, err := r.Next(ctx)
+			require.NoError(t, err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.Next(ctx)
+			done <- err
+		}()
+		require.True(t, inRecvfromWithin(r.Fd(), 5*time.Second), "the read does not wait in the kernel")
+		return done
+	}
+	ctx, cancel := context.WithCancel(bounded)
+	done := read(ctx)
+	// Three receive timeouts pass; a timeout that ended the read, or left
+	// the kernel for good, shows here.
+	time.Sleep(3*nflog.BlockingReadTimeout + 50*time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Next returned across the receive timeouts without a packet: %v", err)
+	default:
+	}
+	require.True(t, inRecvfromWithin(r.Fd(), time.Second), "after the timeouts the read no longer waits in the kernel")
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(time.Second):
+		t.Fatal("a blocking Next did not return within 1 s of cancel")
+	}
+
+	// A packet after a gap over sparseGap (10 ms): the next read waits in
+	// the netpoller, where a wait costs no signal (nothing here would end
+	// a wait in the kernel anyway, but the timeout).
+	done = read(bounded)
+	time.Sleep(30 * time.Millisecond)
+	testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(3), 1)
+	require.NoError(t, <-done)
+	after := make(chan error, 1)
+	go func() {
+		_, err := r.Next(bounded)
+		after <- err
+	}()
+	require.False(t, inRecvfromWithin(r.Fd(), 300*time.Millisecond), "after a gap of 30 ms the read waits in the kernel, not the netpoller")
+	testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(4), 1)
+	require.NoError(t, <-after)
+
+	errs := make(chan error, 1)
+	done = read(bounded)
+	go func() { errs <- <-done }()
+	closeEndsReads(t, r, errs, 1)
 }

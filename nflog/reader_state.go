@@ -107,7 +107,8 @@ func (r *Reader) SetReadBufferSize(size int) (int, error) {
 
 // Fd returns the socket's file descriptor, as nflogr's getfd, e.g. for poll
 // or epoll; -1 for a capture file or a closed reader. Reading from it
-// directly bypasses the reader's accounting.
+// directly bypasses the reader's accounting. With ReadBlocking it is a
+// blocking descriptor.
 func (r *Reader) Fd() int {
 	if r.closed() {
 		return -1

@@ -39,7 +39,7 @@ func (s *socketSource) receive(ctx context.Context, buf []byte, wait bool) (batc
 			}
 		}()
 	}
-	s.rd.buf, s.rd.wait, s.rd.yielded = buf, wait, false
+	s.rd.buf, s.rd.wait, s.rd.waited = buf, wait, false
 	for {
 		err := s.raw.Read(s.rd.fn)
 		n, errno := s.rd.n, s.rd.errno
@@ -69,14 +69,27 @@ func (s *socketSource) receive(ctx context.Context, buf []byte, wait bool) (batc
 		case errno != 0:
 			return batch{}, &OpError{Op: "receive", Group: -1, Err: errno}
 		}
+		now := time.Now()
+		if s.rd.block {
+			s.rd.sparse = now.Sub(s.rd.last) > sparseGap
+			s.rd.last = now
+		}
 		if n > len(buf) {
 			// Cannot happen with the kernel's batch sizes; keep what fits so
 			// the loss is reported as a decode error, not silent.
 			n = len(buf)
 		}
-		return batch{data: buf[:n], framed: true, time: time.Now().Round(0)}, nil
+		return batch{data: buf[:n], framed: true, time: now.Round(0)}, nil
 	}
 }
+
+// sparseGap: a ReadBlocking receive waits in the kernel only when the last
+// two datagrams came closer than this. A longer wait there is ended by
+// sysmon's preemption signal (after 10 ms without a reschedule), and then
+// waits in the netpoller anyway: with the signal and two more system calls
+// it cost 1.8 times a netpoller wait at 50 datagrams a second
+// (bench/README.md, "Blocking reads").
+const sparseGap = 10 * time.Millisecond
 
 // recvState is the callback handed to RawConn.Read and its results. It
 // lives in the socketSource, built once, because a closure built per call
@@ -86,12 +99,18 @@ type recvState struct {
 	buf   []byte
 	wait  bool
 	block bool // ReadBlocking: the socket is blocking, with SO_RCVTIMEO
-	// yielded: a signal ended this receive's wait in the kernel; it waits
-	// in the netpoller instead (reset by each receive).
-	yielded bool
-	n       int
-	errno   syscall.Errno
-	fn      func(fd uintptr) bool
+	// waited: this receive has waited once already (a signal ended its
+	// wait in the kernel, or it parked in the netpoller); reset by each
+	// receive.
+	waited bool
+	// sparse (ReadBlocking): the last two datagrams came more than
+	// sparseGap apart, so the next receive waits in the netpoller, as
+	// ReadNetpoll does; last is when the last one came.
+	sparse bool
+	last   time.Time
+	n      int
+	errno  syscall.Errno
+	fn     func(fd uintptr) bool
 }
 
 func (st *recvState) init() {
@@ -102,7 +121,7 @@ func (st *recvState) init() {
 		// 20 µs at GOMAXPROCS=1, and the probe that read so cost 3.4 times
 		// C at threshold 64, the raw one 1.0 (bench/README.md, "Blocking
 		// reads").
-		if st.block && st.wait && !st.yielded {
+		if st.block && st.wait && !st.waited && !st.sparse {
 			r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd,
 				uintptr(unsafe.Pointer(unsafe.SliceData(st.buf))), uintptr(len(st.buf)),
 				unix.MSG_TRUNC, 0, 0)
@@ -111,13 +130,15 @@ func (st *recvState) init() {
 				return true
 			}
 			// A signal ended the wait: with SO_RCVTIMEO set the kernel does
-			// not restart it. The runtime signals a thread it wants back
-			// (a garbage collection, another goroutine due on this P), so
-			// this receive gives the P up and waits in the netpoller
-			// below; without that, at GOMAXPROCS=1, every other goroutine
-			// and each collection waited for the next preemption, 20 ms
-			// apart (TestKernelBlockingKeepsRuntimeGoing).
-			st.yielded = true
+			// not restart it. The runtime signals a thread it wants back:
+			// a garbage collection, or sysmon, once a goroutine has run
+			// 10 ms without rescheduling, which a wait in the kernel counts
+			// as. So this receive gives the P up and waits in the
+			// netpoller below (going back into the kernel, every other
+			// goroutine and each collection waited for the next
+			// preemption at GOMAXPROCS=1, 20 ms apart:
+			// TestKernelBlockingKeepsRuntimeGoing).
+			st.waited = true
 		}
 		// MSG_DONTWAIT: the call never blocks (the netpoller waits), so the
 		// raw system call is safe, and it spares the runtime's entersyscall
@@ -130,6 +151,10 @@ func (st *recvState) init() {
 			uintptr(unsafe.Pointer(unsafe.SliceData(st.buf))), uintptr(len(st.buf)),
 			unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
 		st.n, st.errno = int(r), e
-		return !(st.wait && e == unix.EAGAIN)
+		if st.wait && e == unix.EAGAIN {
+			st.waited = true
+			return false // wait in the netpoller
+		}
+		return true
 	}
 }
