@@ -102,11 +102,14 @@ var probeModes = map[string]string{
 	"probe-rawfd":     "rawfd",
 	"probe-mmsg":      "netpoll-mmsg",
 	"probe-rawfd-raw": "rawfd-raw",
+	// probe-rawfd-walk: probe-rawfd-raw with a lazy decode of each
+	// message, as libnetfilter_log's for the C reader.
+	"probe-rawfd-walk": "rawfd-raw-walk",
 }
 
 var (
-	allKinds     = []string{kindC, kindGoZeroCopy, kindGoCopy, kindGoZeroCopyBlocking, kindGoCopyBlocking, kindTcpdump, kindExecd, kindExecdNetpoll, kindExecdCounters, kindExecdTop, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw"}
-	defaultKinds = allKinds[:len(allKinds)-4]
+	allKinds     = []string{kindC, kindGoZeroCopy, kindGoCopy, kindGoZeroCopyBlocking, kindGoCopyBlocking, kindTcpdump, kindExecd, kindExecdNetpoll, kindExecdCounters, kindExecdTop, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw", "probe-rawfd-walk"}
+	defaultKinds = allKinds[:len(allKinds)-5]
 )
 
 type scenario struct {

@@ -214,7 +214,7 @@ func (h *harness) consumerCmd(kind string, sc scenario, ns string, run int) (cmd
 			"-copy-range", strconv.Itoa(o.copyRange), "-timeout", strconv.Itoa(int((o.flush+9*time.Millisecond)/(10*time.Millisecond))),
 			"-idle", strconv.Itoa(int(idle/time.Millisecond)), "-max-wait", "60000")
 		return cmd, true, syscall.SIGTERM, false, false, nil
-	case kindGoZeroCopy, kindGoCopy, kindGoZeroCopyBlocking, kindGoCopyBlocking, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw":
+	case kindGoZeroCopy, kindGoCopy, kindGoZeroCopyBlocking, kindGoCopyBlocking, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw", "probe-rawfd-walk":
 		mode, blocking := strings.CutSuffix(strings.TrimPrefix(kind, "go-"), "-blocking")
 		if m, ok := probeModes[kind]; ok {
 			mode = m
@@ -420,7 +420,7 @@ func (h *harness) runTrial(sc scenario, kind string, run int) (t *trial) {
 
 	// The consumer's own counts.
 	switch kind {
-	case kindC, kindGoZeroCopy, kindGoCopy, kindGoZeroCopyBlocking, kindGoCopyBlocking, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw":
+	case kindC, kindGoZeroCopy, kindGoCopy, kindGoZeroCopyBlocking, kindGoCopyBlocking, kindProbeRaw, "probe-rawfd", "probe-mmsg", "probe-rawfd-raw", "probe-rawfd-walk":
 		final, err := lastResult(p.out.String())
 		if err != nil {
 			return fail(err)

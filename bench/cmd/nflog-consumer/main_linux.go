@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -53,7 +54,7 @@ type result struct {
 func main() {
 	group := flag.Int("group", 0, "NFLOG group")
 	nsPath := flag.String("netns", "", "network namespace to read in (e.g. /run/netns/NAME); empty: the current one")
-	mode := flag.String("mode", "zerocopy", `"zerocopy" (Reader.Loop) or "copy" (Reader.Next); probes that bypass the library's read path, counting netlink messages without decoding: "rawfd" (blocking recv(2) on Reader.Fd from a locked thread), "rawfd-raw" (the same through syscall.RawSyscall6), "netpoll-mmsg" (the netpoller and recvmmsg, see pollReadMmsg), "netpoll" (the netpoller and recvfrom through syscall.Syscall6, as the library read before it switched to the raw call), "netpoll-raw" (the same through syscall.RawSyscall6, as the library reads now)`)
+	mode := flag.String("mode", "zerocopy", `"zerocopy" (Reader.Loop) or "copy" (Reader.Next); probes that bypass the library's read path, counting netlink messages without decoding: "rawfd" (blocking recv(2) on Reader.Fd from a locked thread), "rawfd-raw" (the same through syscall.RawSyscall6), "rawfd-raw-walk" (rawfd-raw plus a lazy decode: each message's attribute offsets by type, then the payload length and the sequence number), "netpoll-mmsg" (the netpoller and recvmmsg, see pollReadMmsg), "netpoll" (the netpoller and recvfrom through syscall.Syscall6, as the library read before it switched to the raw call), "netpoll-raw" (the same through syscall.RawSyscall6, as the library reads now)`)
 	threshold := flag.Uint("threshold", 64, "queue threshold (packets per batch)")
 	flush := flag.Duration("flush", 100*time.Millisecond, "flush timeout")
 	rcvbuf := flag.Int("rcvbuf", 8<<20, "socket receive buffer, bytes (0: system default)")
@@ -78,11 +79,11 @@ func main() {
 	}
 
 	switch *mode {
-	case "zerocopy", "copy", "rawfd", "rawfd-raw", "netpoll", "netpoll-raw", "netpoll-mmsg":
+	case "zerocopy", "copy", "rawfd", "rawfd-raw", "rawfd-raw-walk", "netpoll", "netpoll-raw", "netpoll-mmsg":
 	default:
-		fatal(fmt.Errorf(`-mode %q: use "zerocopy", "copy", "rawfd", "rawfd-raw", "netpoll", "netpoll-raw" or "netpoll-mmsg"`, *mode))
+		fatal(fmt.Errorf(`-mode %q: use "zerocopy", "copy", "rawfd", "rawfd-raw", "rawfd-raw-walk", "netpoll", "netpoll-raw" or "netpoll-mmsg"`, *mode))
 	}
-	probe := *mode == "rawfd" || *mode == "rawfd-raw" || *mode == "netpoll" || *mode == "netpoll-raw" || *mode == "netpoll-mmsg"
+	probe := *mode != "zerocopy" && *mode != "copy"
 	cfg := nflog.Config{
 		FlushTimeout:          *flush,
 		QueueThreshold:        uint32(*threshold),
@@ -229,8 +230,8 @@ func main() {
 			readErr = err
 			break
 		}
-	case "rawfd", "rawfd-raw":
-		readErr = rawRead(r.Fd(), *mode == "rawfd-raw", &rawCount, &stopping)
+	case "rawfd", "rawfd-raw", "rawfd-raw-walk":
+		readErr = rawRead(r.Fd(), *mode != "rawfd", *mode == "rawfd-raw-walk", &rawCount, &stopping)
 	case "netpoll", "netpoll-raw":
 		readErr = pollRead(r.Fd(), *mode == "netpoll-raw", &rawCount, &stopping)
 	case "netpoll-mmsg":
@@ -272,8 +273,11 @@ func fatal(err error) {
 
 // rawCounter counts the messages of the rawfd probe.
 type rawCounter struct {
-	n     atomic.Uint64
-	stats func() uint64
+	n atomic.Uint64
+	// payload and seqs: rawfd-raw-walk's sums of the payload lengths and
+	// sequence numbers, so that the walk is not optimised away.
+	payload, seqs uint64
+	stats         func() uint64
 }
 
 // rawRead is the rawfd probe: what a Go reader costs when it blocks in
@@ -284,7 +288,10 @@ type rawCounter struct {
 // library (bench/README.md). SO_RCVTIMEO bounds the block, and it makes a
 // signal, such as the runtime's preemption signal, interrupt the call with
 // EINTR instead of restarting it, so a garbage collection is not held up.
-func rawRead(fd int, raw bool, c *rawCounter, stopping *atomic.Bool) error {
+//
+// With walk (rawfd-raw-walk) each message is decoded lazily, as
+// libnetfilter_log does for the C reader: walkPackets.
+func rawRead(fd int, raw, walk bool, c *rawCounter, stopping *atomic.Bool) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
@@ -318,9 +325,54 @@ func rawRead(fd int, raw bool, c *rawCounter, stopping *atomic.Bool) error {
 		default:
 			return err
 		}
-		c.n.Add(countPackets(buf[:n]))
+		if walk {
+			c.n.Add(walkPackets(buf[:n], &c.payload, &c.seqs))
+		} else {
+			c.n.Add(countPackets(buf[:n]))
+		}
 	}
 	return nil
+}
+
+// walkPackets is countPackets plus what a lazy decoder does per message,
+// as libnetfilter_log's nflog_handle_packet (nfnl_parse_attr): the offset
+// of each attribute in a table by type, then the two fields the C reader's
+// callback reads, the payload's length and the sequence number.
+func walkPackets(b []byte, payload, seqs *uint64) uint64 {
+	const (
+		nfulaPayload = 9
+		nfulaSeq     = 12
+		hdr          = unix.NLMSG_HDRLEN + 4 // nlmsghdr + nfgenmsg
+	)
+	var k uint64
+	for len(b) >= unix.NLMSG_HDRLEN {
+		l := int(binary.NativeEndian.Uint32(b))
+		if l < unix.NLMSG_HDRLEN || l > len(b) {
+			break
+		}
+		if binary.NativeEndian.Uint16(b[4:]) == 0x0400 && l >= hdr { // NFULNL_MSG_PACKET
+			k++
+			var at [32]uint32
+			for off := hdr; off+4 <= l; {
+				al := int(binary.NativeEndian.Uint16(b[off:]))
+				if al < 4 || off+al > l {
+					break
+				}
+				if t := binary.NativeEndian.Uint16(b[off+2:]) & 0x7fff; t < uint16(len(at)) {
+					at[t] = uint32(off)
+				}
+				off += (al + 3) &^ 3
+			}
+			if o := at[nfulaPayload]; o != 0 {
+				*payload += uint64(binary.NativeEndian.Uint16(b[o:]) - 4)
+			}
+			if o := at[nfulaSeq]; o != 0 && int(o)+8 <= l {
+				*seqs += uint64(binary.BigEndian.Uint32(b[o+4:]))
+			}
+		}
+		b = b[min((l+3)&^3, len(b)):]
+	}
+	return k
 }
 
 // countPackets walks the netlink headers of a datagram and counts the
