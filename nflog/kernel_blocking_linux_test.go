@@ -51,26 +51,47 @@ func inRecvfromWithin(fd int, d time.Duration) bool {
 	return true
 }
 
+// denseNext reads two back-to-back packets to port 9, so that the next
+// read waits in the kernel (a read waits there only while datagrams come
+// close together), then starts r.Next(ctx) in a goroutine and returns its
+// result channel.
+func denseNext(t *testing.T, ns *testutil.NetNS, r *nflog.Reader, ctx context.Context) <-chan error {
+	t.Helper()
+	testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(998), 2)
+	for range 2 {
+		_, err := r.Next(ctx)
+		require.NoError(t, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Next(ctx)
+		done <- err
+	}()
+	return done
+}
+
+// cancelEndsRead cancels a read's context and requires the read to return
+// context.Canceled within 1 s.
+func cancelEndsRead(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(time.Second):
+		t.Fatal("a blocking Next did not return within 1 s of cancel")
+	}
+}
+
 // nextInKernel starts r.Next(ctx) in a goroutine and returns its result
-// channel once the read waits in the kernel. A read waits there only while
-// datagrams come close together, so two back-to-back packets to port 9 are
-// read first. Any signal (a collection, sysmon's preemption) makes the
+// channel once the read waits in the kernel (denseNext). Any signal (a collection, sysmon's preemption) makes the
 // read wait in the netpoller instead, by design, and that can come before
 // the test looks: then a packet ends that read and it tries again, up to
 // 50 times.
 func nextInKernel(t *testing.T, ns *testutil.NetNS, r *nflog.Reader, ctx context.Context) <-chan error {
 	t.Helper()
 	for range 50 {
-		testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(998), 2)
-		for range 2 {
-			_, err := r.Next(ctx)
-			require.NoError(t, err)
-		}
-		done := make(chan error, 1)
-		go func() {
-			_, err := r.Next(ctx)
-			done <- err
-		}()
+		done := denseNext(t, ns, r, ctx)
 		if inRecvfromWithin(r.Fd(), 200*time.Millisecond) {
 			return done
 		}
@@ -140,13 +161,7 @@ func TestKernelBlockingClose(t *testing.T) {
 	defer cancelAll()
 	cctx, cancel := context.WithCancel(bounded)
 	done := nextInKernel(t, ns, r, cctx)
-	cancel()
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, context.Canceled)
-	case <-time.After(time.Second):
-		t.Fatal("a blocking Next did not return within 1 s of cancel")
-	}
+	cancelEndsRead(t, cancel, done)
 	testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(7), 1)
 	requireIDs(t, r, 7)
 
@@ -241,18 +256,7 @@ func TestKernelBlockingTimeout(t *testing.T) {
 	defer cancelAll()
 
 	read := func(ctx context.Context) <-chan error {
-		// Two back-to-back datagrams first: the read waits in the kernel
-		// only while datagrams come close together.
-		testutil.SendUDP(t, ns, "127.0.0.1:9", udpID(998), 2)
-		for range 2 {
-			_, err := r.Next(ctx)
-			require.NoError(t, err)
-		}
-		done := make(chan error, 1)
-		go func() {
-			_, err := r.Next(ctx)
-			done <- err
-		}()
+		done := denseNext(t, ns, r, ctx)
 		require.True(t, inRecvfromWithin(r.Fd(), 5*time.Second), "the read does not wait in the kernel")
 		return done
 	}
@@ -267,13 +271,7 @@ func TestKernelBlockingTimeout(t *testing.T) {
 	default:
 	}
 	require.True(t, inRecvfromWithin(r.Fd(), time.Second), "after the timeouts the read no longer waits in the kernel")
-	cancel()
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, context.Canceled)
-	case <-time.After(time.Second):
-		t.Fatal("a blocking Next did not return within 1 s of cancel")
-	}
+	cancelEndsRead(t, cancel, done)
 
 	// A packet after a gap over sparseGap (10 ms): the next read waits in
 	// the netpoller, where a wait costs no signal (nothing here would end
